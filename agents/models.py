@@ -1,0 +1,81 @@
+"""The action-masking torch model for RLlib's old API stack.
+
+Observations are ``{"observation": ..., "action_mask": ...}`` dicts (see
+:mod:`envs.wrappers`). The model adds ``log(mask)`` (clamped to the smallest
+float) to its logits, so after the softmax every illegal action has probability
+exactly zero. Policy and value function have separate MLP trunks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import torch
+from ray.rllib.models import ModelCatalog
+from ray.rllib.models.torch.torch_modelv2 import TorchModelV2
+from ray.rllib.utils.torch_utils import FLOAT_MIN
+from torch import nn
+
+#: Name under which :class:`ActionMaskModel` is registered with RLlib's ModelCatalog.
+ACTION_MASK_MODEL = "league_action_mask"
+
+
+def _mlp(in_size: int, hiddens: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hiddens:
+        layers += [nn.Linear(in_size, width), nn.Tanh()]
+        in_size = width
+    return nn.Sequential(*layers)
+
+
+def mask_logits(logits: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    """Push the logits of illegal actions (mask 0) to the smallest float."""
+    return logits + torch.clamp(torch.log(action_mask), min=FLOAT_MIN)
+
+
+class ActionMaskModel(TorchModelV2, nn.Module):
+    """An MLP policy/value model whose distribution never puts mass on illegal actions.
+
+    ``custom_model_config`` keys: ``hiddens`` (list of layer widths, default
+    ``[256, 256]``).
+    """
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        action_space: gym.Space,
+        num_outputs: int,
+        model_config: dict[str, Any],
+        name: str,
+        **custom_model_config: Any,
+    ) -> None:
+        TorchModelV2.__init__(self, obs_space, action_space, num_outputs, model_config, name)
+        nn.Module.__init__(self)
+        original = getattr(obs_space, "original_space", obs_space)
+        in_size = int(math.prod(original["observation"].shape))
+        hiddens = list(custom_model_config.get("hiddens", [256, 256]))
+        self._policy_trunk = _mlp(in_size, hiddens)
+        self._value_trunk = _mlp(in_size, hiddens)
+        self._logits = nn.Linear(hiddens[-1] if hiddens else in_size, num_outputs)
+        self._value = nn.Linear(hiddens[-1] if hiddens else in_size, 1)
+        self._value_features: torch.Tensor | None = None
+
+    def forward(self, input_dict, state, seq_lens):
+        """Masked logits for a batch of observations."""
+        obs = input_dict["obs"]
+        flat = obs["observation"].float().reshape(obs["observation"].shape[0], -1)
+        self._value_features = self._value_trunk(flat)
+        logits = self._logits(self._policy_trunk(flat))
+        return mask_logits(logits, obs["action_mask"].float()), state
+
+    def value_function(self) -> torch.Tensor:
+        """State values of the last batch passed to :meth:`forward`."""
+        assert self._value_features is not None, "forward() must run before value_function()"
+        return self._value(self._value_features).squeeze(1)
+
+
+def register_models() -> None:
+    """Register League's models with RLlib's ModelCatalog (idempotent)."""
+    ModelCatalog.register_custom_model(ACTION_MASK_MODEL, ActionMaskModel)

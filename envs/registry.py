@@ -1,0 +1,153 @@
+"""The game registry: stable League names for PettingZoo games.
+
+A :class:`GameSpec` names a game, says how to build the raw PettingZoo env and
+whether its moves are turn-based or simultaneous. :func:`make` turns a spec into
+an RLlib ``MultiAgentEnv`` with action masks; :func:`register_with_ray` makes
+the same env available to Ray workers under :func:`ray_env_name`.
+
+Built-in games are registered by :func:`register_builtin_games`, which
+:func:`make`, :func:`available` and :func:`get_spec` call on first use; importing
+this module registers nothing.
+
+Version history of the built-in games (League name: PettingZoo id):
+    * v1: ``connect_four``: ``connect_four_v3``; ``tictactoe``: ``tictactoe_v3``;
+      ``rps``: ``rps_v2`` (simultaneous moves, 15 rounds by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from league.errors import RegistryError, UnknownGameError
+
+if TYPE_CHECKING:
+    from envs.wrappers import SimultaneousEnv, TurnBasedEnv
+
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """How to build one game.
+
+    Attributes:
+        name: League's stable name (``connect_four``).
+        pettingzoo_id: The PettingZoo env id it wraps (``connect_four_v3``).
+        factory: Builds the raw PettingZoo env from keyword config (AEC for
+            turn-based games, parallel for simultaneous ones).
+        turn_based: True for AEC games, False for simultaneous moves.
+        description: One line for ``league envs``.
+        defaults: Keyword config applied before the caller's.
+    """
+
+    name: str
+    pettingzoo_id: str
+    factory: Callable[..., Any]
+    turn_based: bool
+    description: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def make_raw(self, **config: Any) -> Any:
+        """Build the raw PettingZoo env with ``defaults`` overridden by ``config``."""
+        return self.factory(**{**self.defaults, **config})
+
+
+_REGISTRY: dict[str, GameSpec] = {}
+#: Read-only view of the registered games, by name.
+REGISTRY: Mapping[str, GameSpec] = MappingProxyType(_REGISTRY)
+
+
+def register(spec: GameSpec, *, overwrite: bool = False) -> None:
+    """Add ``spec`` to the registry.
+
+    Raises:
+        RegistryError: if the name is taken and ``overwrite`` is False.
+    """
+    if spec.name in _REGISTRY and not overwrite:
+        raise RegistryError(f"game {spec.name!r} is already registered; pass overwrite=True")
+    _REGISTRY[spec.name] = spec
+
+
+def register_builtin_games() -> None:
+    """Register League's built-in PettingZoo games (idempotent)."""
+    from pettingzoo.classic import connect_four_v3, rps_v2, tictactoe_v3
+
+    builtins = (
+        GameSpec("connect_four", "connect_four_v3", connect_four_v3.env, True,
+                 "Connect Four: 6x7 board, drop discs, four in a row wins"),
+        GameSpec("tictactoe", "tictactoe_v3", tictactoe_v3.env, True,
+                 "Tic-tac-toe: 3x3 board, three in a row wins"),
+        GameSpec("rps", "rps_v2", rps_v2.parallel_env, False,
+                 "Rock-paper-scissors: simultaneous moves, repeated rounds",
+                 defaults={"max_cycles": 15}),
+    )
+    for spec in builtins:
+        if spec.name not in _REGISTRY:
+            register(spec)
+
+
+def available() -> tuple[str, ...]:
+    """Names of every registered game, sorted.
+
+    Example:
+        >>> "connect_four" in available()
+        True
+    """
+    register_builtin_games()
+    return tuple(sorted(_REGISTRY))
+
+
+def get_spec(name: str) -> GameSpec:
+    """The spec registered under ``name``.
+
+    Raises:
+        UnknownGameError: naming the game and listing the available ones.
+    """
+    register_builtin_games()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownGameError(
+            f"unknown game {name!r}; available games: {', '.join(available())}"
+        ) from None
+
+
+def make(name: str, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
+    """Build game ``name`` as an RLlib ``MultiAgentEnv`` with action masks.
+
+    Args:
+        name: A registered game name (see :func:`available`).
+        **config: Keyword config for the PettingZoo constructor.
+
+    Example:
+        >>> env = make("tictactoe")
+        >>> obs, _ = env.reset(seed=0)
+        >>> sorted(obs["player_1"])
+        ['action_mask', 'observation']
+    """
+    from envs.wrappers import SimultaneousEnv, TurnBasedEnv
+
+    spec = get_spec(name)
+    if spec.turn_based:
+        return TurnBasedEnv(lambda: spec.make_raw(**config))
+    return SimultaneousEnv(lambda: spec.make_raw(**config))
+
+
+def ray_env_name(name: str) -> str:
+    """The stable name under which game ``name`` is registered with Ray."""
+    return f"league-{name}"
+
+
+def register_with_ray(name: str) -> str:
+    """Register game ``name`` with Ray's env registry and return the Ray name."""
+    from ray.tune.registry import register_env
+
+    get_spec(name)  # fail early with the list of games
+
+    def creator(env_config: Mapping[str, Any]) -> "TurnBasedEnv | SimultaneousEnv":
+        return make(name, **dict(env_config))
+
+    ray_name = ray_env_name(name)
+    register_env(ray_name, creator)
+    return ray_name

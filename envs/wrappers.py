@@ -1,0 +1,114 @@
+"""Wrappers that turn PettingZoo games into RLlib ``MultiAgentEnv``s with action masks.
+
+Every wrapped game exposes, per agent, the observation
+``{"observation": float32 array, "action_mask": float32 array over all actions}``
+and a ``Discrete`` action space. Turn-based (AEC) games report an observation
+only for the agent whose turn it is; when the game ends every agent receives its
+final observation and reward, so RLlib closes each agent's trajectory with the
+true outcome. Simultaneous-move (parallel) games observe every agent each step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ray.rllib.env.multi_agent_env import MultiAgentEnv
+
+from envs.encoding import ObservationEncoder, masked_observation_space
+
+
+class TurnBasedEnv(MultiAgentEnv):
+    """An RLlib ``MultiAgentEnv`` over a turn-based PettingZoo AEC game."""
+
+    def __init__(self, make_aec: Callable[[], Any]) -> None:
+        super().__init__()
+        self._env = make_aec()
+        self._env.reset()
+        self.possible_agents = list(self._env.possible_agents)
+        self.agents = list(self.possible_agents)
+        first = self.possible_agents[0]
+        num_actions = int(self._env.action_space(first).n)
+        raw_space = self._env.observation_space(first)
+        self._encode = ObservationEncoder(raw_space, num_actions)
+        space = masked_observation_space(raw_space, num_actions)
+        self.observation_spaces = {a: space for a in self.possible_agents}
+        self.action_spaces = {a: self._env.action_space(a) for a in self.possible_agents}
+        self.observation_space = space
+        self.action_space = self.action_spaces[first]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a new game; only the first agent to move is observed."""
+        self._env.reset(seed=seed, options=options)
+        self.agents = list(self._env.agents)
+        agent = self._env.agent_selection
+        raw, _, _, _, _ = self._env.last()
+        return {agent: self._encode(raw)}, {agent: {}}
+
+    def step(self, action_dict: dict[str, Any]):
+        """Apply the acting agent's move; observe whoever moves next (or everyone at the end)."""
+        acting = self._env.agent_selection
+        self._env.step(int(action_dict[acting]))
+        obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
+        while self._env.agents:
+            raw, reward, terminated, truncated, info = self._env.last()
+            agent = self._env.agent_selection
+            obs[agent] = self._encode(raw)
+            rewards[agent] = float(reward)
+            terminateds[agent] = bool(terminated)
+            truncateds[agent] = bool(truncated)
+            infos[agent] = {}
+            if terminated or truncated:
+                self._env.step(None)
+            else:
+                break
+        done = not self._env.agents
+        self.agents = list(self._env.agents)
+        terminateds["__all__"] = done and any(terminateds.values())
+        truncateds["__all__"] = done and not terminateds["__all__"]
+        return obs, rewards, terminateds, truncateds, infos
+
+    def close(self) -> None:
+        """Release the underlying PettingZoo env."""
+        self._env.close()
+
+
+class SimultaneousEnv(MultiAgentEnv):
+    """An RLlib ``MultiAgentEnv`` over a simultaneous-move PettingZoo parallel game."""
+
+    def __init__(self, make_parallel: Callable[[], Any]) -> None:
+        super().__init__()
+        self._env = make_parallel()
+        self.possible_agents = list(self._env.possible_agents)
+        self.agents = list(self.possible_agents)
+        first = self.possible_agents[0]
+        num_actions = int(self._env.action_space(first).n)
+        raw_space = self._env.observation_space(first)
+        self._encode = ObservationEncoder(raw_space, num_actions)
+        space = masked_observation_space(raw_space, num_actions)
+        self.observation_spaces = {a: space for a in self.possible_agents}
+        self.action_spaces = {a: self._env.action_space(a) for a in self.possible_agents}
+        self.observation_space = space
+        self.action_space = self.action_spaces[first]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a new game; every agent is observed."""
+        raw_obs, _ = self._env.reset(seed=seed, options=options)
+        self.agents = list(self._env.agents)
+        return {a: self._encode(o) for a, o in raw_obs.items()}, {a: {} for a in raw_obs}
+
+    def step(self, action_dict: dict[str, Any]):
+        """Apply every agent's move at once."""
+        actions = {a: int(action_dict[a]) for a in self._env.agents}
+        raw_obs, rewards, terms, truncs, _ = self._env.step(actions)
+        obs = {a: self._encode(o) for a, o in raw_obs.items()}
+        terminateds = {a: bool(t) for a, t in terms.items()}
+        truncateds = {a: bool(t) for a, t in truncs.items()}
+        done = not self._env.agents or all(terminateds[a] or truncateds[a] for a in obs)
+        self.agents = list(self._env.agents)
+        terminateds["__all__"] = done and any(terminateds.values())
+        truncateds["__all__"] = done and not terminateds["__all__"]
+        return obs, {a: float(r) for a, r in rewards.items()}, terminateds, truncateds, {a: {} for a in obs}
+
+    def close(self) -> None:
+        """Release the underlying PettingZoo env."""
+        self._env.close()

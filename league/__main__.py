@@ -1,0 +1,5 @@
+"""``python -m league`` runs the CLI."""
+
+from league.cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""``league envs``: the games League can train on."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+import envs
+from league.cli.errors import reports_errors
+
+
+@reports_errors
+def list_envs() -> None:
+    """List the registered games."""
+    from league.display import games_table
+
+    rows = []
+    for name in envs.available():
+        spec = envs.get_spec(name)
+        rows.append((name, spec.pettingzoo_id, "turns" if spec.turn_based else "simultaneous", spec.description))
+    Console().print(games_table(rows))

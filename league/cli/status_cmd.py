@@ -1,0 +1,29 @@
+"""``league status``: the roster and result counts of a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from league.cli.errors import reports_errors
+
+
+@reports_errors
+def status(
+    run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show a run's roster, games per player, matches and snapshots (read from its Redis)."""
+    from league.status import read_status
+
+    data = read_status(run_dir)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    from league.display import status_table
+
+    Console().print(status_table(data))

@@ -1,0 +1,91 @@
+"""The ledger interface: the run's durable record of matches and roster.
+
+A ledger stores every match exactly once (keyed by match id), the win/draw/loss
+counters of every ordered pair of players, games per player, the roster and the
+run's progress. Payoff, ratings and matchmaking weights are derived from it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Results of ``player`` against ``opponent``, from ``player``'s side."""
+
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+
+    @property
+    def games(self) -> int:
+        """Matches played between the two (in this order of seats' owners)."""
+        return self.wins + self.draws + self.losses
+
+    @property
+    def score(self) -> float | None:
+        """(wins + draws / 2) / games, or None if they never met."""
+        return (self.wins + 0.5 * self.draws) / self.games if self.games else None
+
+
+class Ledger(abc.ABC):
+    """Where a run's matches, roster and progress live."""
+
+    @abc.abstractmethod
+    def record(self, matches: Sequence[MatchRecord]) -> int:
+        """Store matches idempotently; return how many were new.
+
+        Recording a match id that is already stored changes nothing.
+        """
+
+    @abc.abstractmethod
+    def match_count(self) -> int:
+        """Number of distinct matches stored."""
+
+    @abc.abstractmethod
+    def get_match(self, match_id: MatchId) -> MatchRecord | None:
+        """The stored record of ``match_id``, or None."""
+
+    @abc.abstractmethod
+    def iter_matches(self) -> Iterable[MatchRecord]:
+        """Every stored match, in the order it was first recorded."""
+
+    @abc.abstractmethod
+    def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
+        """Counters of ``player``'s matches against ``opponent``."""
+
+    @abc.abstractmethod
+    def games_played(self) -> dict[PlayerId, int]:
+        """Matches each player took part in."""
+
+    @abc.abstractmethod
+    def save_player(self, player: PlayerRecord) -> None:
+        """Add or update a roster entry."""
+
+    @abc.abstractmethod
+    def players(self) -> list[PlayerRecord]:
+        """The roster, in the order players joined."""
+
+    @abc.abstractmethod
+    def set_progress(self, *, iteration: int, env_steps: int, episodes: int) -> None:
+        """Record how far the run got (after each completed iteration)."""
+
+    @abc.abstractmethod
+    def progress(self) -> dict[str, int]:
+        """``iteration``, ``env_steps`` and ``episodes`` as last recorded (0 if never)."""
+
+    @abc.abstractmethod
+    def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:
+        """Store the result of an evaluation of main against a scripted opponent."""
+
+    @abc.abstractmethod
+    def evaluations(self) -> list[tuple[int, str, PairCounts]]:
+        """Every stored evaluation, oldest first."""
+
+    def close(self) -> None:
+        """Release connections (no-op unless a backend holds some)."""

@@ -1,0 +1,227 @@
+"""The Redis ledger: match records written exactly once, counters moved once.
+
+Keys, all under ``league:{run_id}:``:
+    * ``match:{match_id}``: the match record as JSON (``SET NX``: the idempotence key);
+    * ``matches``: match ids in the order they were first recorded;
+    * ``pair:{a}|{b}``: hash ``win``/``draw``/``loss`` of ``a`` against ``b``;
+    * ``games``: hash player id -> matches played;
+    * ``players``: hash player id -> roster entry (JSON), ``roster``: join order;
+    * ``progress``: hash ``iteration``/``env_steps``/``episodes``;
+    * ``evaluations``: list of evaluation results (JSON).
+
+One Lua script stores a match and moves its counters atomically, and only if
+the match id was new, so a retried or replayed write never double counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict
+from typing import Iterable, Iterator, Sequence
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from league.errors import LedgerUnavailable
+from league.ledger.base import Ledger, PairCounts
+from league.types import MatchId, MatchRecord, Outcome, PlayerId, PlayerRecord, Role, RunId, validate_id
+
+# KEYS[1] match key, KEYS[2] match list, KEYS[3..] counter hashes;
+# ARGV[1] record JSON, ARGV[2] match id, ARGV[3..] "field" for each counter hash.
+_RECORD_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  for i = 3, #KEYS do
+    redis.call('HINCRBY', KEYS[i], ARGV[i], 1)
+  end
+  return 1
+end
+return 0
+"""
+
+_OUTCOME_FIELD = {Outcome.WIN: "win", Outcome.DRAW: "draw", Outcome.LOSS: "loss"}
+
+
+def match_to_json(match: MatchRecord) -> str:
+    """Serialise a match record (outcomes included, for readers of the raw key)."""
+    data = asdict(match)
+    data["outcomes"] = [o.value for o in match.outcomes]
+    return json.dumps(data, sort_keys=True)
+
+
+def match_from_json(text: str | bytes) -> MatchRecord:
+    """Parse a match record written by :func:`match_to_json`."""
+    data = json.loads(text)
+    data.pop("outcomes", None)
+    data["seats"] = tuple(PlayerId(s) for s in data["seats"])
+    data["returns"] = tuple(float(r) for r in data["returns"])
+    data["match_id"] = MatchId(data["match_id"])
+    return MatchRecord(**data)
+
+
+def connect(url: str, *, timeout_s: float = 5.0) -> redis.Redis:
+    """A Redis client for ``url`` that fails fast instead of hanging.
+
+    Raises:
+        LedgerUnavailable: if the server does not answer a PING.
+    """
+    try:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=3),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
+        client.ping()
+    except (redis.RedisError, OSError, ValueError) as e:
+        raise LedgerUnavailable(
+            f"Redis ledger at {url!r} is unreachable ({e}); start the server or pass another --redis-url"
+        ) from e
+    return client
+
+
+class RedisLedger(Ledger):
+    """A :class:`Ledger` in a real Redis server (external or embedded).
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+        run_id: Namespace of the run's keys.
+    """
+
+    def __init__(self, url: str, run_id: RunId) -> None:
+        self.url = url
+        self.run_id = RunId(validate_id(run_id, kind="run id"))
+        self._prefix = f"league:{self.run_id}:"
+        self._client = connect(url)
+        self._record = self._client.register_script(_RECORD_SCRIPT)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise LedgerUnavailable(
+                f"lost the Redis ledger at {self.url!r} ({e}); is the server still running?"
+            ) from e
+
+    def _key(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    def _pair_key(self, player: str, opponent: str) -> str:
+        return self._key("pair", f"{player}|{opponent}")
+
+    def record(self, matches: Sequence[MatchRecord]) -> int:
+        """Store matches idempotently in one pipeline; return how many were new."""
+        if not matches:
+            return 0
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for match in matches:
+                keys = [self._key("match", match.match_id), self._key("matches")]
+                fields = [match_to_json(match), match.match_id]
+                for i, player in enumerate(match.seats):
+                    for j, opponent in enumerate(match.seats):
+                        if i != j:
+                            keys.append(self._pair_key(player, opponent))
+                            fields.append(_OUTCOME_FIELD[match.outcomes[i]])
+                for player in dict.fromkeys(match.seats):
+                    keys.append(self._key("games"))
+                    fields.append(player)
+                self._record(keys=keys, args=fields, client=pipe)
+            return int(sum(pipe.execute()))
+
+    def match_count(self) -> int:
+        """Number of distinct matches stored."""
+        with self._guard():
+            return int(self._client.llen(self._key("matches")))
+
+    def get_match(self, match_id: MatchId) -> MatchRecord | None:
+        """The stored record of ``match_id``, or None."""
+        with self._guard():
+            raw = self._client.get(self._key("match", match_id))
+        return None if raw is None else match_from_json(raw)
+
+    def iter_matches(self, batch: int = 1000) -> Iterable[MatchRecord]:
+        """Every stored match, oldest first, fetched in batches."""
+        start = 0
+        while True:
+            with self._guard():
+                ids = self._client.lrange(self._key("matches"), start, start + batch - 1)
+                if not ids:
+                    return
+                raws = self._client.mget([self._key("match", i.decode()) for i in ids])
+            for raw in raws:
+                yield match_from_json(raw)
+            start += batch
+
+    def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
+        """Counters of ``player``'s matches against ``opponent``."""
+        with self._guard():
+            raw = self._client.hgetall(self._pair_key(player, opponent))
+        get = lambda name: int(raw.get(name.encode(), 0))  # noqa: E731
+        return PairCounts(wins=get("win"), draws=get("draw"), losses=get("loss"))
+
+    def games_played(self) -> dict[PlayerId, int]:
+        """Matches each player took part in."""
+        with self._guard():
+            raw = self._client.hgetall(self._key("games"))
+        return {PlayerId(k.decode()): int(v) for k, v in raw.items()}
+
+    def save_player(self, player: PlayerRecord) -> None:
+        """Add or update a roster entry."""
+        data = {"player_id": player.player_id, "role": player.role.value,
+                "parent": player.parent, "created_iteration": player.created_iteration}
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(self._key("players"), player.player_id, json.dumps(data))
+            pipe.execute()
+            if self._client.lpos(self._key("roster"), player.player_id) is None:
+                self._client.rpush(self._key("roster"), player.player_id)
+
+    def players(self) -> list[PlayerRecord]:
+        """The roster, in the order players joined."""
+        with self._guard():
+            order = [i.decode() for i in self._client.lrange(self._key("roster"), 0, -1)]
+            raw = self._client.hgetall(self._key("players"))
+        records = []
+        for player_id in order:
+            data = json.loads(raw[player_id.encode()])
+            records.append(PlayerRecord(PlayerId(data["player_id"]), Role(data["role"]),
+                                        data["parent"], int(data["created_iteration"])))
+        return records
+
+    def set_progress(self, *, iteration: int, env_steps: int, episodes: int) -> None:
+        """Record how far the run got."""
+        with self._guard():
+            self._client.hset(self._key("progress"), mapping={
+                "iteration": iteration, "env_steps": env_steps, "episodes": episodes})
+
+    def progress(self) -> dict[str, int]:
+        """``iteration``, ``env_steps`` and ``episodes`` as last recorded."""
+        with self._guard():
+            raw = self._client.hgetall(self._key("progress"))
+        return {k: int(raw.get(k.encode(), 0)) for k in ("iteration", "env_steps", "episodes")}
+
+    def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:
+        """Store one evaluation result."""
+        data = {"iteration": iteration, "opponent": opponent, **asdict(counts)}
+        with self._guard():
+            self._client.rpush(self._key("evaluations"), json.dumps(data))
+
+    def evaluations(self) -> list[tuple[int, str, PairCounts]]:
+        """Every stored evaluation, oldest first."""
+        with self._guard():
+            raw = self._client.lrange(self._key("evaluations"), 0, -1)
+        out = []
+        for item in raw:
+            data = json.loads(item)
+            out.append((int(data["iteration"]), str(data["opponent"]),
+                        PairCounts(data["wins"], data["draws"], data["losses"])))
+        return out
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()

@@ -1,0 +1,43 @@
+"""Acting with an RLlib policy outside of RLlib's samplers (evaluation games)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ray.rllib.policy.policy import Policy
+
+from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
+
+
+class PolicyActor:
+    """Chooses moves for a batch of observations with an RLlib torch policy's model.
+
+    Args:
+        policy: A torch policy built on :class:`agents.models.ActionMaskModel`.
+        explore: Sample from the action distribution (True) or take its mode.
+        rng: Generator for sampling when ``explore`` is True.
+    """
+
+    def __init__(self, policy: Policy, *, explore: bool, rng: np.random.Generator) -> None:
+        self._model = policy.model
+        self._explore = explore
+        self._rng = rng
+
+    def action_probs(self, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """Probability of every action for each observation (zero on illegal ones)."""
+        obs = {
+            OBSERVATION_KEY: torch.as_tensor(np.asarray(observations, dtype=np.float32)),
+            ACTION_MASK_KEY: torch.as_tensor(np.asarray(action_masks, dtype=np.float32)),
+        }
+        with torch.no_grad():
+            logits, _ = self._model.forward({"obs": obs}, [], None)
+            return torch.softmax(logits, dim=-1).numpy()
+
+    def act_batch(self, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """One move per observation."""
+        probs = self.action_probs(observations, action_masks)
+        if not self._explore:
+            return probs.argmax(axis=1)
+        cumulative = probs.cumsum(axis=1)
+        draws = self._rng.random((len(probs), 1)) * cumulative[:, -1:]
+        return (cumulative < draws).sum(axis=1)

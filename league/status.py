@@ -1,0 +1,56 @@
+"""Reading a run's state back from its folder and its Redis ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from league.ledger.embedded import EmbeddedRedis
+from league.ledger.redis_ledger import RedisLedger
+from league.run_dir import read_run_info
+from league.types import Role
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """The run's roster and counts, as JSON-ready data.
+
+    Keys: ``run_id``, ``game``, ``iteration``, ``env_steps``, ``episodes``,
+    ``matches``, ``snapshots``, ``players`` (each ``id``, ``role``,
+    ``trainable``, ``games``, ``parent``, ``created_iteration``), ``evaluations``
+    and ``win_rate_vs_random`` (the latest evaluation's score against ``random``).
+    """
+    info = read_run_info(run_dir)
+    embedded = EmbeddedRedis(run_dir) if info.redis_url is None else None
+    try:
+        ledger = RedisLedger(info.redis_url or embedded.url, info.run_id)  # type: ignore[union-attr]
+        try:
+            games = ledger.games_played()
+            players = ledger.players()
+            progress = ledger.progress()
+            evaluations = ledger.evaluations()
+            matches = ledger.match_count()
+        finally:
+            ledger.close()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    vs_random = [c for _, opponent, c in evaluations if opponent == "random"]
+    return {
+        "run_id": info.run_id,
+        "game": info.game,
+        **progress,
+        "matches": matches,
+        "snapshots": sum(1 for p in players if p.role is Role.SNAPSHOT),
+        "players": [
+            {"id": p.player_id, "role": p.role.value, "trainable": p.trainable,
+             "games": games.get(p.player_id, 0), "parent": p.parent,
+             "created_iteration": p.created_iteration}
+            for p in players
+        ],
+        "evaluations": [
+            {"iteration": it, "opponent": opponent, "wins": c.wins, "draws": c.draws,
+             "losses": c.losses, "score": c.score}
+            for it, opponent, c in evaluations
+        ],
+        "win_rate_vs_random": vs_random[-1].score if vs_random else None,
+    }
