@@ -7,8 +7,10 @@ ledger survives the process and ``league status`` can read it later.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 from pathlib import Path
 
 import psutil
@@ -31,8 +33,8 @@ def _drop_stale_registry(db_path: Path) -> None:
     try:
         pidfile = json.loads(registry.read_text()).get("pidfile", "")
         pid = int(Path(pidfile).read_text()) if pidfile and Path(pidfile).exists() else 0
-        alive = bool(pid) and psutil.pid_exists(pid)
-    except (OSError, ValueError):
+        alive = bool(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (OSError, ValueError, psutil.Error):
         alive = False
     if not alive:
         registry.unlink(missing_ok=True)
@@ -77,4 +79,7 @@ class EmbeddedRedis:
 
     def kill(self) -> None:
         """Stop the server abruptly, as a crash would (used by fault tests)."""
-        os.kill(self.pid, 9)
+        pid = self.pid
+        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)

@@ -1,0 +1,69 @@
+"""The behaviour every :class:`~league.ledger.base.Ledger` backend must show.
+
+A backend's test module subclasses :class:`LedgerContract` and provides a
+``ledger`` fixture built on a real server.
+"""
+
+from __future__ import annotations
+
+import time
+
+from league.ledger.base import Ledger, PairCounts
+from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
+
+MAIN, SNAP = PlayerId("main"), PlayerId("main_v1")
+
+
+def match(match_id: str, seats=(MAIN, SNAP), returns=(1.0, -1.0)) -> MatchRecord:
+    """A match record for tests."""
+    return MatchRecord(MatchId(match_id), tuple(seats), tuple(returns), 12, time.time(), 0.5, iteration=1)
+
+
+class LedgerContract:
+    """Tests inherited by every ledger backend."""
+
+    def test_a_replayed_match_moves_the_counters_once(self, ledger: Ledger):
+        record = match("m-1")
+        assert ledger.record([record]) == 1
+        assert ledger.record([record]) == 0
+        assert ledger.record([record, record]) == 0
+        assert ledger.match_count() == 1
+        assert ledger.pair_counts(MAIN, SNAP) == PairCounts(wins=1)
+        assert ledger.pair_counts(SNAP, MAIN) == PairCounts(losses=1)
+        assert ledger.games_played() == {MAIN: 1, SNAP: 1}
+
+    def test_counters_follow_outcomes_per_ordered_pair(self, ledger: Ledger):
+        ledger.record([
+            match("a", (MAIN, SNAP), (1.0, -1.0)),
+            match("b", (SNAP, MAIN), (1.0, -1.0)),
+            match("c", (MAIN, SNAP), (0.0, 0.0)),
+            match("d", (MAIN, MAIN), (-1.0, 1.0)),
+        ])
+        assert ledger.pair_counts(MAIN, SNAP) == PairCounts(wins=1, draws=1, losses=1)
+        assert ledger.pair_counts(SNAP, MAIN) == PairCounts(wins=1, draws=1, losses=1)
+        assert ledger.pair_counts(MAIN, MAIN) == PairCounts(wins=1, losses=1)
+        assert ledger.games_played() == {MAIN: 4, SNAP: 3}
+        assert ledger.match_count() == 4
+
+    def test_matches_read_back_in_order(self, ledger: Ledger):
+        records = [match(f"m{i}", returns=(float(i % 2), 0.0)) for i in range(5)]
+        ledger.record(records)
+        assert [m.match_id for m in ledger.iter_matches()] == [r.match_id for r in records]
+        assert ledger.get_match(MatchId("m3")) == records[3]
+        assert ledger.get_match(MatchId("missing")) is None
+
+    def test_roster_and_progress_round_trip(self, ledger: Ledger):
+        ledger.save_player(PlayerRecord(MAIN, Role.MAIN))
+        ledger.save_player(PlayerRecord(SNAP, Role.SNAPSHOT, parent=MAIN, created_iteration=5))
+        ledger.save_player(PlayerRecord(SNAP, Role.SNAPSHOT, parent=MAIN, created_iteration=5))
+        assert ledger.players() == [PlayerRecord(MAIN, Role.MAIN),
+                                    PlayerRecord(SNAP, Role.SNAPSHOT, MAIN, 5)]
+        assert ledger.progress() == {"iteration": 0, "env_steps": 0, "episodes": 0}
+        ledger.set_progress(iteration=3, env_steps=1200, episodes=40)
+        assert ledger.progress() == {"iteration": 3, "env_steps": 1200, "episodes": 40}
+
+    def test_evaluations_are_kept_in_order(self, ledger: Ledger):
+        ledger.add_evaluation(1, "random", PairCounts(wins=3, losses=1))
+        ledger.add_evaluation(2, "random", PairCounts(wins=4))
+        assert ledger.evaluations() == [(1, "random", PairCounts(wins=3, losses=1)),
+                                        (2, "random", PairCounts(wins=4))]

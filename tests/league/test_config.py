@@ -1,0 +1,57 @@
+"""Configuration: TOML in, flags override, one clear error per bad field."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from league.config import load_config
+from league.errors import ConfigError
+
+
+def test_defaults_are_valid():
+    config = load_config(None)
+    assert config.game == "connect_four" and config.iterations == 30
+
+
+def test_flags_override_the_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('game = "tictactoe"\niterations = 4\n[training]\nlr = 0.001\n')
+    config = load_config(path, {"iterations": 9, "seed": None})
+    assert (config.game, config.iterations, config.training.lr, config.seed) == ("tictactoe", 9, 0.001, 0)
+
+
+def test_negative_iterations_names_the_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("iterations = -1\n")
+    with pytest.raises(ConfigError, match=re.escape("iterations: Input should be greater than or equal to 1 (got -1)")):
+        load_config(path)
+
+
+def test_unknown_field_and_nested_errors_are_each_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("colour = 'red'\n[training]\nlr = 5.0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "colour: unknown field" in str(info.value)
+    assert "training.lr: Input should be less than 1 (got 5.0)" in str(info.value)
+
+
+def test_unknown_game_lists_the_available_games():
+    with pytest.raises(ConfigError, match="game: unknown game 'chess'; available games: connect_four"):
+        load_config(None, {"game": "chess"})
+
+
+def test_redis_url_scheme_is_checked():
+    with pytest.raises(ConfigError, match="redis_url: expected a URL starting with redis://"):
+        load_config(None, {"redis_url": "http://localhost"})
+
+
+def test_missing_and_invalid_toml_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "x.toml"
+    bad.write_text("iterations = = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)

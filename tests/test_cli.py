@@ -1,0 +1,74 @@
+"""The ``league`` command line, driven through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from league.cli import app
+
+runner = CliRunner()
+
+
+def test_envs_lists_the_games():
+    result = runner.invoke(app, ["envs"])
+    assert result.exit_code == 0
+    for name in ("connect_four", "tictactoe", "rps"):
+        assert name in result.output
+
+
+def test_unknown_game_exits_2_with_one_line():
+    result = runner.invoke(app, ["run", "--game", "nosuchgame"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "game: unknown game 'nosuchgame'; available games: connect_four, rps, tictactoe" in lines[0]
+
+
+def test_toml_with_negative_iterations_exits_2_naming_the_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("iterations = -1\n")
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "iterations: Input should be greater than or equal to 1 (got -1)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_status_of_a_folder_without_a_run_exits_2(tmp_path):
+    result = runner.invoke(app, ["status", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no League run in" in result.output
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_run_then_status_json_reports_roster_and_matches(tmp_path):
+    config = tmp_path / "league.toml"
+    config.write_text(
+        'game = "tictactoe"\n'
+        "[training]\ntrain_batch_size = 400\nminibatch_size = 64\nnum_epochs = 2\n"
+        "[snapshots]\nsnapshot_every = 1\n[evaluation]\ngames = 20\n"
+    )
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(config), "--iterations", "2", "--run-dir", str(run_dir), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "iteration=2" in result.output
+
+    status = runner.invoke(app, ["status", "--run-dir", str(run_dir), "--json"])
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.output)
+    assert data["iteration"] == 2
+    assert data["snapshots"] == 2
+    assert data["matches"] == data["episodes"] > 0
+    players = {p["id"]: p for p in data["players"]}
+    assert players["main"] == {**players["main"], "role": "main", "trainable": True, "games": data["matches"]}
+    assert players["main_v1"]["trainable"] is False
+    assert 0.0 <= data["win_rate_vs_random"] <= 1.0
+
+    table = runner.invoke(app, ["status", "--run-dir", str(run_dir)])
+    assert table.exit_code == 0 and "main_v2" in table.output
+
+    again = runner.invoke(app, ["run", str(config), "--iterations", "1", "--run-dir", str(run_dir)])
+    assert again.exit_code == 2
+    assert "already holds a run; pass --overwrite" in again.output
