@@ -44,9 +44,10 @@ return 0
 _OUTCOME_FIELD = {Outcome.WIN: "win", Outcome.DRAW: "draw", Outcome.LOSS: "loss"}
 
 
-def match_to_json(match: MatchRecord) -> str:
-    """Serialise a match record (outcomes included, for readers of the raw key)."""
+def match_to_json(match: MatchRecord, run_id: str) -> str:
+    """Serialise a match record with its run id (outcomes included, for readers of the raw key)."""
     data = asdict(match)
+    data["run_id"] = run_id
     data["outcomes"] = [o.value for o in match.outcomes]
     return json.dumps(data, sort_keys=True)
 
@@ -55,6 +56,7 @@ def match_from_json(text: str | bytes) -> MatchRecord:
     """Parse a match record written by :func:`match_to_json`."""
     data = json.loads(text)
     data.pop("outcomes", None)
+    data.pop("run_id", None)
     data["seats"] = tuple(PlayerId(s) for s in data["seats"])
     data["returns"] = tuple(float(r) for r in data["returns"])
     data["match_id"] = MatchId(data["match_id"])
@@ -121,7 +123,7 @@ class RedisLedger(Ledger):
             pipe = self._client.pipeline(transaction=False)
             for match in matches:
                 keys = [self._key("match", match.match_id), self._key("matches")]
-                fields = [match_to_json(match), match.match_id]
+                fields = [match_to_json(match, self.run_id), match.match_id]
                 for i, player in enumerate(match.seats):
                     for j, opponent in enumerate(match.seats):
                         if i != j:

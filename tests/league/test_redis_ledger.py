@@ -77,3 +77,15 @@ def test_embedded_server_restarts_after_a_crash(tmp_path):
         assert RedisLedger(again.url, "run-c").match_count() == 1
     finally:
         again.stop()
+
+
+def test_stored_record_carries_run_id_seats_outcomes_returns_and_length(redis_url):
+    import json
+
+    ledger = RedisLedger(redis_url, "run-json")
+    ledger.record([match("m-json")])
+    raw = json.loads(ledger._client.get("league:run-json:match:m-json"))
+    assert raw["run_id"] == "run-json"
+    assert raw["seats"] == ["main", "main_v1"]
+    assert raw["outcomes"] == ["win", "loss"]
+    assert raw["returns"] == [1.0, -1.0] and raw["length"] == 12 and raw["wall_time"] > 0
