@@ -1,8 +1,8 @@
 """The action-masking torch model for RLlib's old API stack.
 
 Observations are ``{"observation": ..., "action_mask": ...}`` dicts (see
-:mod:`envs.wrappers`). The model adds ``log(mask)`` (clamped to the smallest
-float) to its logits, so after the softmax every illegal action has probability
+:mod:`envs.wrappers`). The model adds ``log(mask)`` (clamped to ``MASKED_LOGIT``)
+to its logits, so after the softmax every illegal action has probability
 exactly zero. Policy and value function have separate MLP trunks.
 """
 
@@ -15,8 +15,12 @@ import gymnasium as gym
 import torch
 from ray.rllib.models import ModelCatalog
 from ray.rllib.models.torch.torch_modelv2 import TorchModelV2
-from ray.rllib.utils.torch_utils import FLOAT_MIN
 from torch import nn
+
+#: Logit given to illegal actions. exp(-1e9) underflows to exactly 0 in float32, so
+#: illegal actions get probability 0; unlike RLlib's FLOAT_MIN (-3.4e38) it does not
+#: overflow when RLlib sums a batch of logits for its statistics.
+MASKED_LOGIT = -1e9
 
 #: Name under which :class:`ActionMaskModel` is registered with RLlib's ModelCatalog.
 ACTION_MASK_MODEL = "league_action_mask"
@@ -31,8 +35,8 @@ def _mlp(in_size: int, hiddens: list[int]) -> nn.Sequential:
 
 
 def mask_logits(logits: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
-    """Push the logits of illegal actions (mask 0) to the smallest float."""
-    return logits + torch.clamp(torch.log(action_mask), min=FLOAT_MIN)
+    """Push the logits of illegal actions (mask 0) down by :data:`MASKED_LOGIT`."""
+    return logits + torch.clamp(torch.log(action_mask), min=MASKED_LOGIT)
 
 
 class ActionMaskModel(TorchModelV2, nn.Module):

@@ -17,24 +17,36 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 from envs.encoding import ObservationEncoder, masked_observation_space
 
 
-class TurnBasedEnv(MultiAgentEnv):
-    """An RLlib ``MultiAgentEnv`` over a turn-based PettingZoo AEC game."""
+class _PettingZooEnv(MultiAgentEnv):
+    """Shared set-up: agents, masked observation spaces and the encoder of a PettingZoo env."""
 
-    def __init__(self, make_aec: Callable[[], Any]) -> None:
+    def __init__(self, env: Any) -> None:
         super().__init__()
-        self._env = make_aec()
-        self._env.reset()
-        self.possible_agents = list(self._env.possible_agents)
+        self._env = env
+        self.possible_agents = list(env.possible_agents)
         self.agents = list(self.possible_agents)
         first = self.possible_agents[0]
-        num_actions = int(self._env.action_space(first).n)
-        raw_space = self._env.observation_space(first)
+        num_actions = int(env.action_space(first).n)
+        raw_space = env.observation_space(first)
         self._encode = ObservationEncoder(raw_space, num_actions)
         space = masked_observation_space(raw_space, num_actions)
         self.observation_spaces = {a: space for a in self.possible_agents}
-        self.action_spaces = {a: self._env.action_space(a) for a in self.possible_agents}
+        self.action_spaces = {a: env.action_space(a) for a in self.possible_agents}
         self.observation_space = space
         self.action_space = self.action_spaces[first]
+
+    def close(self) -> None:
+        """Release the underlying PettingZoo env."""
+        self._env.close()
+
+
+class TurnBasedEnv(_PettingZooEnv):
+    """An RLlib ``MultiAgentEnv`` over a turn-based PettingZoo AEC game."""
+
+    def __init__(self, make_aec: Callable[[], Any]) -> None:
+        env = make_aec()
+        env.reset()
+        super().__init__(env)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a new game; only the first agent to move is observed."""
@@ -67,28 +79,12 @@ class TurnBasedEnv(MultiAgentEnv):
         truncateds["__all__"] = done and not terminateds["__all__"]
         return obs, rewards, terminateds, truncateds, infos
 
-    def close(self) -> None:
-        """Release the underlying PettingZoo env."""
-        self._env.close()
 
-
-class SimultaneousEnv(MultiAgentEnv):
+class SimultaneousEnv(_PettingZooEnv):
     """An RLlib ``MultiAgentEnv`` over a simultaneous-move PettingZoo parallel game."""
 
     def __init__(self, make_parallel: Callable[[], Any]) -> None:
-        super().__init__()
-        self._env = make_parallel()
-        self.possible_agents = list(self._env.possible_agents)
-        self.agents = list(self.possible_agents)
-        first = self.possible_agents[0]
-        num_actions = int(self._env.action_space(first).n)
-        raw_space = self._env.observation_space(first)
-        self._encode = ObservationEncoder(raw_space, num_actions)
-        space = masked_observation_space(raw_space, num_actions)
-        self.observation_spaces = {a: space for a in self.possible_agents}
-        self.action_spaces = {a: self._env.action_space(a) for a in self.possible_agents}
-        self.observation_space = space
-        self.action_space = self.action_spaces[first]
+        super().__init__(make_parallel())
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a new game; every agent is observed."""
@@ -108,7 +104,3 @@ class SimultaneousEnv(MultiAgentEnv):
         terminateds["__all__"] = done and any(terminateds.values())
         truncateds["__all__"] = done and not terminateds["__all__"]
         return obs, {a: float(r) for a, r in rewards.items()}, terminateds, truncateds, {a: {} for a in obs}
-
-    def close(self) -> None:
-        """Release the underlying PettingZoo env."""
-        self._env.close()

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from rich import box
 from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from league.manager import IterationReport
 
-_COLUMNS = ("iter", "env steps", "steps/s", "episodes", "matches", "league", "snapshots",
-            "win rate vs {opponent}", "train s", "league s")
+_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "snapshots", "vs {opponent}",
+            "train s", "league s")
 
 
 def _win_rate(report: IterationReport) -> str:
     counts = report.evaluation
-    return "-" if counts is None or counts.score is None else f"{counts.score:.3f} ({counts.games} games)"
+    return "-" if counts is None or counts.score is None else f"{counts.score:.3f}"
+
+
+def _compact(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1_000_000 else f"{n / 1e3:.0f}k" if n >= 10_000 else str(n)
 
 
 def report_cells(report: IterationReport) -> list[str]:
     """One iteration as table cells, in the order of the live table's columns."""
     return [
-        str(report.iteration), f"{report.env_steps:,}", f"{report.env_steps_per_s:,.0f}",
-        str(report.episodes), f"{report.matches_recorded:,}", str(report.league_size),
+        str(report.iteration), _compact(report.env_steps), f"{report.env_steps_per_s:,.0f}",
+        f"{report.matches_recorded:,}", str(report.league_size),
         str(report.snapshots), _win_rate(report), f"{report.train_time_s:.1f}",
         f"{report.league_time_s:.2f}",
     ]
@@ -31,9 +36,14 @@ def report_cells(report: IterationReport) -> list[str]:
 
 def report_line(report: IterationReport) -> str:
     """One iteration as a plain log line (``--quiet``)."""
-    names = ("iteration", "env_steps", "steps_per_s", "episodes", "matches", "league_size",
-             "snapshots", "win_rate", "train_s", "league_s")
-    return " ".join(f"{n}={c.replace(',', '').replace(' ', '')}" for n, c in zip(names, report_cells(report)))
+    evaluation = report.evaluation
+    win_rate = "-" if evaluation is None or evaluation.score is None else f"{evaluation.score:.3f}"
+    games = 0 if evaluation is None else evaluation.games
+    return (f"iteration={report.iteration} env_steps={report.env_steps} "
+            f"steps_per_s={report.env_steps_per_s:.0f} episodes={report.episodes} "
+            f"matches={report.matches_recorded} league_size={report.league_size} "
+            f"snapshots={report.snapshots} win_rate={win_rate} eval_games={games} "
+            f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}")
 
 
 class LiveView:
@@ -53,9 +63,11 @@ class LiveView:
         self.progress.update(self._task, completed=report.iteration)
 
     def __rich__(self) -> Group:
-        table = Table(title="League iterations", expand=False)
+        table = Table(title=f"League iterations (vs {self._opponent}: main's score in evaluation games)",
+                      box=box.SIMPLE_HEAD, expand=False, padding=(0, 1))
         for column in _COLUMNS:
-            table.add_column(column.format(opponent=self._opponent), justify="right")
+            header = column.format(opponent=self._opponent)
+            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
         for report in self._reports[-self._rows:]:
             table.add_row(*report_cells(report))
         return Group(table, self.progress)

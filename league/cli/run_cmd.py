@@ -44,7 +44,7 @@ def run(
             with Live(view, console=console, refresh_per_second=4):
                 manager.run(view.update)
         console.print(
-            f"done: {manager.iteration} iterations, {manager.env_steps:,} env steps, "
+            f"\ndone: {manager.iteration} iterations, {manager.env_steps:,} env steps, "
             f"{manager.ledger.match_count():,} matches, {len(manager.snapshots)} snapshots; "
             f"`league status --run-dir {config.run_dir}` shows the roster"
         )
