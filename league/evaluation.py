@@ -39,7 +39,7 @@ class ScriptedActor:
         return np.array([self.chooser(o, m, self.rng) for o, m in zip(observations, action_masks)])
 
 
-def _encoder(env: Any, turn_based: bool) -> ObservationEncoder:
+def _encoder(env: Any) -> ObservationEncoder:
     agent = env.possible_agents[0]
     return ObservationEncoder(env.observation_space(agent), int(env.action_space(agent).n))
 
@@ -89,7 +89,7 @@ def play_games(
 
 
 def _play_turn_based(envs, actors, owner, returns, seed) -> None:
-    encode = _encoder(envs[0], True)
+    encode = _encoder(envs[0])
     for k, env in enumerate(envs):
         env.reset(seed=seed + k)
     active = set(range(len(envs)))
@@ -113,7 +113,7 @@ def _play_turn_based(envs, actors, owner, returns, seed) -> None:
 
 
 def _play_simultaneous(envs, actors, owner, returns, seed) -> None:
-    encode = _encoder(envs[0], False)
+    encode = _encoder(envs[0])
     observations = {k: env.reset(seed=seed + k)[0] for k, env in enumerate(envs)}
     active = set(range(len(envs)))
     while active:

