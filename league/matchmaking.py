@@ -82,8 +82,6 @@ def self_play_plan(
     if not snapshots or self_play_fraction >= 1.0:
         return MatchPlan(learner, (learner,), (1.0,), seed, iteration)
     share = (1.0 - self_play_fraction) / len(snapshots)
-    opponents = (learner, *snapshots)
-    probabilities = (self_play_fraction, *([share] * len(snapshots)))
-    if self_play_fraction <= 0.0:
-        opponents, probabilities = tuple(snapshots), tuple([1.0 / len(snapshots)] * len(snapshots))
-    return MatchPlan(learner, tuple(opponents), tuple(probabilities), seed, iteration)
+    candidates = [(learner, self_play_fraction)] + [(s, share) for s in snapshots]
+    kept = [(player, p) for player, p in candidates if p > 0.0]
+    return MatchPlan(learner, tuple(p for p, _ in kept), tuple(q for _, q in kept), seed, iteration)

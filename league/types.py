@@ -111,12 +111,10 @@ class MatchRecord:
     def __post_init__(self) -> None:
         if len(self.seats) != len(self.returns):
             raise ValueError(f"{len(self.seats)=} != {len(self.returns)=}")
+        # The single best return wins; seats tied for the best return draw; the rest lose.
         best = max(self.returns)
-        n_best = sum(1 for r in self.returns if r == best)
+        tied = self.returns.count(best) > 1
         outcomes = tuple(
-            Outcome.DRAW if (r == best and n_best > 1) or len(set(self.returns)) == 1
-            else Outcome.WIN if r == best
-            else Outcome.LOSS
-            for r in self.returns
+            Outcome.LOSS if r < best else Outcome.DRAW if tied else Outcome.WIN for r in self.returns
         )
         object.__setattr__(self, "outcomes", outcomes)

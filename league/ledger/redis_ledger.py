@@ -41,6 +41,14 @@ end
 return 0
 """
 
+# KEYS[1] players hash, KEYS[2] roster list; ARGV[1] player id, ARGV[2] entry JSON.
+# A player joins the roster list once, when its entry is first written.
+_SAVE_PLAYER_SCRIPT = """
+if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+end
+"""
+
 _OUTCOME_FIELD = {Outcome.WIN: "win", Outcome.DRAW: "draw", Outcome.LOSS: "loss"}
 
 
@@ -99,6 +107,7 @@ class RedisLedger(Ledger):
         self._prefix = f"league:{self.run_id}:"
         self._client = connect(url)
         self._record = self._client.register_script(_RECORD_SCRIPT)
+        self._save_player = self._client.register_script(_SAVE_PLAYER_SCRIPT)
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -177,11 +186,8 @@ class RedisLedger(Ledger):
         data = {"player_id": player.player_id, "role": player.role.value,
                 "parent": player.parent, "created_iteration": player.created_iteration}
         with self._guard():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hset(self._key("players"), player.player_id, json.dumps(data))
-            pipe.execute()
-            if self._client.lpos(self._key("roster"), player.player_id) is None:
-                self._client.rpush(self._key("roster"), player.player_id)
+            self._save_player(keys=[self._key("players"), self._key("roster")],
+                              args=[player.player_id, json.dumps(data)])
 
     def players(self) -> list[PlayerRecord]:
         """The roster, in the order players joined."""

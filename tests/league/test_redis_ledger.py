@@ -54,15 +54,20 @@ def test_stopping_the_server_mid_use_raises_ledger_unavailable(tmp_path):
     assert time.monotonic() - start < 30
 
 
+def _matches_after_restart(run_dir, run_id: str) -> int:
+    """Start the embedded server on ``run_dir`` again and count the run's matches."""
+    again = EmbeddedRedis(run_dir)
+    try:
+        return RedisLedger(again.url, run_id).match_count()
+    finally:
+        again.stop()
+
+
 def test_embedded_ledger_persists_in_the_run_folder(tmp_path):
     server = EmbeddedRedis(tmp_path)
     RedisLedger(server.url, "run-p").record([match("kept")])
     server.stop()
-    again = EmbeddedRedis(tmp_path)
-    try:
-        assert RedisLedger(again.url, "run-p").match_count() == 1
-    finally:
-        again.stop()
+    assert _matches_after_restart(tmp_path, "run-p") == 1
 
 
 def test_embedded_server_restarts_after_a_crash(tmp_path):
@@ -72,11 +77,7 @@ def test_embedded_server_restarts_after_a_crash(tmp_path):
     ledger._client.save()
     server.kill()
     time.sleep(0.2)
-    again = EmbeddedRedis(tmp_path)
-    try:
-        assert RedisLedger(again.url, "run-c").match_count() == 1
-    finally:
-        again.stop()
+    assert _matches_after_restart(tmp_path, "run-c") == 1
 
 
 def test_stored_record_carries_run_id_seats_outcomes_returns_and_length(redis_url):
