@@ -2,18 +2,44 @@
 
 Glossary:
     player: A member of the league; one RLlib policy id (``main``, ``main_v3``, ``random``).
-    role: What a player is for: ``main`` (trainable), ``snapshot`` (frozen copy), ``scripted``.
+    role: What a player is for: ``main``, ``main_exploiter``, ``league_exploiter``
+        (trainable, AlphaStar's roles), ``snapshot`` (frozen copy), ``scripted`` (fixed program).
+    learner: The trainable player a match was chosen for; only its experience trains.
+    mirror: A non-training copy of a trainable player, refreshed every iteration, under
+        which it plays matches chosen for another learner.
     snapshot: A frozen copy of a trainable player's weights at some iteration, added
         to the running Algorithm with ``add_policy`` and never trained.
     match: One finished episode; every seat has a player, a return and an outcome.
     ledger: The Redis store where every match is written exactly once, with
         win/draw/loss counters per ordered pair of players.
     payoff: A player's score (wins + draws/2) / games against another, from the ledger.
-    rating: A skill estimate derived from the ledger's matches.
+    rating: Elo and OpenSkill (mu, sigma) estimates folded from every ledger match.
+    PFSP: Prioritized fictitious self-play: opponents weighted by how hard they are to beat.
+    matchmaker: Decides each learner's opponent distribution before an iteration.
     resident pool: The frozen players currently loaded in the Algorithm and its env runners.
 
 Where to start reading: ``league/manager.py`` (one iteration), then
 ``league/matchmaking.py``, ``league/rllib/`` (the RLlib boundary) and ``league/ledger/``.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["League", "LeagueConfig", "Matchmaker", "load_config"]
+
+_EXPORTS = {
+    "League": "league.manager",
+    "LeagueConfig": "league.config",
+    "load_config": "league.config",
+    "Matchmaker": "league.matchmaking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so `import league` stays light (no Ray) for the CLI and tools.
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'league' has no attribute {name!r}")

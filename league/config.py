@@ -12,13 +12,15 @@ Example:
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from league.errors import ConfigError, UnknownGameError
+from league.types import PfspWeighting
 
 
 class _Section(BaseModel):
@@ -37,6 +39,8 @@ class TrainingConfig(_Section):
     clip_param: float = Field(0.2, gt=0, description="PPO clip range.")
     entropy_coeff: float = Field(0.01, ge=0, description="Entropy bonus weight.")
     vf_loss_coeff: float = Field(0.5, ge=0, description="Value loss weight.")
+    kl_coeff: float = Field(0.2, ge=0, description="Initial weight of PPO's adaptive KL penalty (RLlib's default).")
+    kl_target: float = Field(0.01, gt=0, description="KL divergence per update the penalty steers to.")
     hiddens: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP layer widths.")
 
 
@@ -51,20 +55,116 @@ class ResourcesConfig(_Section):
     )
 
 
-class SnapshotConfig(_Section):
-    """When the main player is frozen into a historical snapshot."""
+class RosterConfig(_Section):
+    """Who is in the league at the start (AlphaStar's default population is 1/1/1 per race)."""
 
-    snapshot_every: int = Field(5, ge=1, description="Freeze main every N iterations.")
+    main_agents: int = Field(1, ge=1, description="Main agents (trainable; ids main, main_2, ...).")
+    main_exploiters: int = Field(1, ge=0, description="Main exploiters (trainable).")
+    league_exploiters: int = Field(1, ge=0, description="League exploiters (trainable).")
+    scripted: tuple[str, ...] | None = Field(
+        None, description="Scripted players seeded as fixed, rated members ('random', 'heuristic'); "
+        "unset: every scripted player that supports the game.",
+    )
+
+    @field_validator("scripted")
+    @classmethod
+    def _known_scripted(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        from agents.heuristics import CHOOSERS
+
+        if value is not None:
+            unknown = [name for name in value if name not in CHOOSERS]
+            if unknown:
+                raise ValueError(f"unknown scripted players {unknown}: expected some of {sorted(CHOOSERS)}")
+            if len(set(value)) != len(value):
+                raise ValueError("each scripted player may appear once")
+        return value
+
+
+class SnapshotConfig(_Section):
+    """When a trainable player is frozen into a historical snapshot (AlphaStar's triggers)."""
+
+    win_rate_threshold: float = Field(
+        0.7, gt=0, le=1, description="Freeze when the score against the player's opponent distribution "
+        "reaches this (AlphaStar: 0.7).",
+    )
+    min_games: int = Field(100, ge=1, description="Games since the last freeze before the score counts.")
+    max_iterations_per_snapshot: int = Field(
+        10, ge=1, description="Freeze after this many iterations even if the threshold was not reached.",
+    )
+
+
+class _RoleRules(_Section):
+    share: float = Field(1.0, ge=0, description="Relative share of matches this role's players learn from.")
+    pfsp_weighting: PfspWeighting = Field(PfspWeighting.HARD, description="PFSP weighting.")
+    pfsp_exponent: float = Field(2.0, gt=0, description="p of the hard weighting (1 - x)^p.")
+    reset_probability: float = Field(
+        0.0, ge=0, le=1, description="Probability of a reset to initial weights after each snapshot.")
+
+
+class MainRules(_RoleRules):
+    """Main agents: 35% self-play, 50% PFSP over frozen players, 15% exploiters and forgotten snapshots."""
+
+    self_play: float = Field(0.35, ge=0, le=1, description="Share against main agents (itself included).")
+    pfsp: float = Field(0.5, ge=0, le=1, description="Share of PFSP over every frozen player.")
+    exploiters_and_forgotten: float = Field(
+        0.15, ge=0, le=1, description="Share against main exploiters and snapshots main no longer beats.")
+    forgotten_win_rate: float = Field(
+        0.3, ge=0, le=1, description="A snapshot main beats less often than this is 'forgotten'.")
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> "MainRules":
+        total = self.self_play + self.pfsp + self.exploiters_and_forgotten
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"self_play + pfsp + exploiters_and_forgotten must sum to 1, got {total:g}")
+        return self
+
+
+class MainExploiterRules(_RoleRules):
+    """Main exploiters: play the current mains; PFSP over main's snapshots while losing badly."""
+
+    pfsp_weighting: PfspWeighting = Field(PfspWeighting.VARIANCE, description="PFSP weighting.")
+    min_win_rate_vs_main: float = Field(
+        0.2, ge=0, le=1, description="Below this score against the mains, train on main's snapshots.")
+    reset_probability: float = Field(1.0, ge=0, le=1, description="Reset after every snapshot.")
+
+
+class LeagueExploiterRules(_RoleRules):
+    """League exploiters: PFSP over every frozen player of the league."""
+
+    pfsp_weighting: PfspWeighting = Field(PfspWeighting.LINEAR, description="PFSP weighting.")
+    reset_probability: float = Field(0.25, ge=0, le=1, description="Reset probability after a snapshot.")
 
 
 class MatchmakingConfig(_Section):
-    """How main's opponents are drawn (self-play against itself and its snapshots)."""
+    """Who plays whom: AlphaStar's role rules, or a custom :class:`~league.matchmaking.Matchmaker`."""
 
-    self_play_fraction: float = Field(
-        0.5, ge=0, le=1,
-        description="Share of matches main plays against its current self; the rest go "
-        "uniformly to frozen snapshots (all self-play until the first snapshot exists).",
+    matchmaker: str | None = Field(
+        None, description="Import path 'package.module:Class' of a Matchmaker subclass; unset: "
+        "AlphaStar's role rules.",
     )
+    self_play_learns_both_seats: bool = Field(
+        True, description="In self-play every seat's experience trains the learner (RLlib's usual "
+        "self-play); false: only the learner's own seat trains, the others play as its mirror.",
+    )
+    pfsp_prior_games: float = Field(
+        2.0, ge=0, description="Pseudo-games at score 0.5 added to every pair (prior for unplayed pairs).")
+    main: MainRules = Field(default_factory=MainRules)
+    main_exploiter: MainExploiterRules = Field(default_factory=MainExploiterRules)
+    league_exploiter: LeagueExploiterRules = Field(default_factory=LeagueExploiterRules)
+
+    @field_validator("matchmaker")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            raise ValueError("expected an import path 'package.module:ClassName'")
+        return value
+
+
+class RatingsConfig(_Section):
+    """Elo and OpenSkill (Plackett-Luce) ratings, updated from every ledger match."""
+
+    elo_initial: float = Field(1200.0, description="Elo of a new player.")
+    elo_k: float = Field(16.0, gt=0, description="Elo K-factor (points moved by one surprising result).")
 
 
 class EvaluationConfig(_Section):
@@ -98,8 +198,10 @@ class LeagueConfig(_Section):
     )
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    roster: RosterConfig = Field(default_factory=RosterConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     matchmaking: MatchmakingConfig = Field(default_factory=MatchmakingConfig)
+    ratings: RatingsConfig = Field(default_factory=RatingsConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @field_validator("game")
@@ -112,6 +214,29 @@ class LeagueConfig(_Section):
         except UnknownGameError as e:
             raise ValueError(str(e)) from None
         return value
+
+    @model_validator(mode="after")
+    def _scripted_players_fit_the_game(self) -> "LeagueConfig":
+        from agents.heuristics import CHOOSERS
+
+        for name in self.roster.scripted or ():
+            games = CHOOSERS[name][1]
+            if games is not None and self.game not in games:
+                raise ValueError(f"roster.scripted: {name!r} plays only {sorted(games)}, not {self.game!r}")
+        opponent = CHOOSERS[self.evaluation.opponent][1]
+        if opponent is not None and self.game not in opponent:
+            raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "
+                             f"{sorted(opponent)}, not {self.game!r}")
+        return self
+
+    @property
+    def scripted_players(self) -> tuple[str, ...]:
+        """Scripted players seeded into the league (explicit list, or every one the game supports)."""
+        from agents.heuristics import CHOOSERS
+
+        if self.roster.scripted is not None:
+            return self.roster.scripted
+        return tuple(name for name, (_, games) in CHOOSERS.items() if games is None or self.game in games)
 
     @field_validator("redis_url")
     @classmethod

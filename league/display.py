@@ -10,14 +10,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from league.manager import IterationReport
+from league.types import PlayerId
 
-_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "snapshots", "vs {opponent}",
+_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "main Elo", "vs {opponent}",
             "train s", "league s")
 
 
 def _win_rate(report: IterationReport) -> str:
     counts = report.evaluation
     return "-" if counts is None or counts.score is None else f"{counts.score:.3f}"
+
+
+def _main_elo(report: IterationReport) -> str:
+    rating = report.ratings.get(PlayerId("main"))
+    return "-" if rating is None else f"{rating.elo:.0f}"
 
 
 def _compact(n: int) -> str:
@@ -29,7 +35,7 @@ def report_cells(report: IterationReport) -> list[str]:
     return [
         str(report.iteration), _compact(report.env_steps), f"{report.env_steps_per_s:,.0f}",
         f"{report.matches_recorded:,}", str(report.league_size),
-        str(report.snapshots), _win_rate(report), f"{report.train_time_s:.1f}",
+        _main_elo(report), _win_rate(report), f"{report.train_time_s:.1f}",
         f"{report.league_time_s:.2f}",
     ]
 
@@ -42,7 +48,8 @@ def report_line(report: IterationReport) -> str:
     return (f"iteration={report.iteration} env_steps={report.env_steps} "
             f"steps_per_s={report.env_steps_per_s:.0f} episodes={report.episodes} "
             f"matches={report.matches_recorded} league_size={report.league_size} "
-            f"snapshots={report.snapshots} win_rate={win_rate} eval_games={games} "
+            f"snapshots={report.snapshots} main_elo={_main_elo(report)} "
+            f"win_rate={win_rate} eval_games={games} "
             f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}")
 
 
@@ -73,19 +80,45 @@ class LiveView:
         return Group(table, self.progress)
 
 
+def _rating_cells(player: dict[str, Any]) -> tuple[str, str]:
+    if player.get("elo") is None:
+        return "-", "-"
+    return f"{player['elo']:.0f}", f"{player['mu']:.1f}±{player['sigma']:.1f}"
+
+
+def payoff_table(status: dict[str, Any], top: int = 8) -> Table:
+    """The payoff matrix of the ``top`` players by Elo: row player's score against each column."""
+    players = [p["id"] for p in status["players"]][:top]
+    scores = {(e["player"], e["opponent"]): e for e in status["payoff"]}
+    table = Table(title=f"Payoff (score of row vs column; top {len(players)} by Elo)", box=box.SIMPLE_HEAD)
+    table.add_column("")
+    for player in players:
+        table.add_column(player, justify="right")
+    for row in players:
+        cells = []
+        for column in players:
+            entry = scores.get((row, column))
+            cells.append("-" if entry is None or entry["score"] is None
+                         else f"{entry['score']:.2f} ({entry['wins'] + entry['draws'] + entry['losses']})")
+        table.add_row(row, *cells)
+    return table
+
+
 def status_table(status: dict[str, Any]) -> Group:
-    """``league status`` as a roster table and a summary table."""
+    """``league status``: a summary, the roster by Elo and the top of the payoff matrix."""
     summary = Table(title=f"Run {status['run_id']} ({status['game']})", show_header=False)
-    for key in ("iteration", "env_steps", "matches", "episodes", "snapshots", "win_rate_vs_random"):
+    for key in ("iteration", "env_steps", "matches", "matches_rated", "episodes", "snapshots",
+                "win_rate_vs_random"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
-    roster = Table(title="Roster")
-    for column in ("id", "role", "trainable", "games", "joined at iteration", "parent"):
-        roster.add_column(column)
+    roster = Table(title="Roster (best Elo first)")
+    for column in ("id", "role", "trainable", "Elo", "skill μ±σ", "games", "joined", "parent"):
+        roster.add_column(column, justify="right" if column in ("Elo", "games") else "left")
     for player in status["players"]:
-        roster.add_row(player["id"], player["role"], "yes" if player["trainable"] else "no",
-                       f"{player['games']:,}", str(player["created_iteration"]), player["parent"] or "-")
-    return Group(summary, roster)
+        roster.add_row(player["id"], player["role"], "yes" if player["trainable"] else "frozen",
+                       *_rating_cells(player), f"{player['games']:,}", str(player["created_iteration"]),
+                       player["parent"] or "-")
+    return Group(summary, roster, payoff_table(status))
 
 
 def games_table(rows: Sequence[tuple[str, str, str, str]]) -> Table:

@@ -16,8 +16,11 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
     Keys: ``run_id``, ``game``, ``iteration``, ``env_steps``, ``episodes``,
     ``matches``, ``snapshots``, ``players`` (each ``id``, ``role``,
-    ``trainable``, ``games``, ``parent``, ``created_iteration``), ``evaluations``
-    and ``win_rate_vs_random`` (the latest evaluation's score against ``random``).
+    ``trainable``, ``games``, ``parent``, ``created_iteration``, ``elo``, ``mu``,
+    ``sigma``; ordered by Elo, best first), ``matches_rated``, ``payoff`` (one
+    entry per ordered pair that met: ``player``, ``opponent``, ``wins``,
+    ``draws``, ``losses``, ``score``), ``evaluations`` and ``win_rate_vs_random``
+    (the latest evaluation's score against ``random``).
     """
     info = read_run_info(run_dir)
     embedded = EmbeddedRedis(run_dir) if info.redis_url is None else None
@@ -29,12 +32,16 @@ def read_status(run_dir: Path) -> dict[str, Any]:
             progress = ledger.progress()
             evaluations = ledger.evaluations()
             matches = ledger.match_count()
+            ratings, rated = ledger.ratings()
+            payoff = ledger.payoff_counts()
         finally:
             ledger.close()
     finally:
         if embedded is not None:
             embedded.stop()
     vs_random = [c for _, opponent, c in evaluations if opponent == "random"]
+    unrated = float("-inf")
+    ordered = sorted(players, key=lambda p: -(ratings[p.player_id].elo if p.player_id in ratings else unrated))
     return {
         "run_id": info.run_id,
         "game": info.game,
@@ -44,8 +51,17 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         "players": [
             {"id": p.player_id, "role": p.role.value, "trainable": p.trainable,
              "games": games.get(p.player_id, 0), "parent": p.parent,
-             "created_iteration": p.created_iteration}
-            for p in players
+             "created_iteration": p.created_iteration,
+             **({"elo": ratings[p.player_id].elo, "mu": ratings[p.player_id].mu,
+                 "sigma": ratings[p.player_id].sigma} if p.player_id in ratings
+                else {"elo": None, "mu": None, "sigma": None})}
+            for p in ordered
+        ],
+        "matches_rated": rated,
+        "payoff": [
+            {"player": a, "opponent": b, "wins": c.wins, "draws": c.draws, "losses": c.losses,
+             "score": c.score}
+            for (a, b), c in sorted(payoff.items())
         ],
         "evaluations": [
             {"iteration": it, "opponent": opponent, "wins": c.wins, "draws": c.draws,

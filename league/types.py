@@ -43,16 +43,35 @@ def validate_id(value: str, *, kind: str) -> str:
 
 
 class Role(str, enum.Enum):
-    """What a player is for in the league (AlphaStar's roles plus fixed players)."""
+    """What a player is for in the league (AlphaStar's roles plus fixed players).
+
+    Trainable roles (Vinyals et al. 2019, "Grandmaster level in StarCraft II"):
+    ``main`` agents aim to be robust against everything; ``main_exploiter``
+    agents look for weaknesses of the current mains; ``league_exploiter`` agents
+    look for weaknesses of the whole league. Frozen roles: ``snapshot`` (a
+    historical copy of a trainable player) and ``scripted`` (a fixed program such
+    as ``random``).
+    """
 
     MAIN = "main"
+    MAIN_EXPLOITER = "main_exploiter"
+    LEAGUE_EXPLOITER = "league_exploiter"
     SNAPSHOT = "snapshot"
     SCRIPTED = "scripted"
 
     @property
     def trainable(self) -> bool:
         """Whether players of this role learn (are in ``policies_to_train``)."""
-        return self is Role.MAIN
+        return self in (Role.MAIN, Role.MAIN_EXPLOITER, Role.LEAGUE_EXPLOITER)
+
+
+class PfspWeighting(str, enum.Enum):
+    """Prioritized fictitious self-play weightings of an opponent the learner beats with rate x."""
+
+    HARD = "hard"          # (1 - x)^p: focus on the opponents it loses to
+    VARIANCE = "variance"  # x (1 - x): focus on opponents of similar strength
+    LINEAR = "linear"      # 1 - x
+    UNIFORM = "uniform"    # 1
 
 
 class Outcome(str, enum.Enum):
@@ -97,6 +116,8 @@ class MatchRecord:
         wall_time: Unix time at which the match ended.
         duration_s: Seconds from the first to the last step.
         iteration: League iteration during which the match finished.
+        learner: The player whose experience from this match trained (the one
+            matchmaking chose the match for); None if no seat trained.
     """
 
     match_id: MatchId
@@ -106,6 +127,7 @@ class MatchRecord:
     wall_time: float
     duration_s: float
     iteration: int = 0
+    learner: PlayerId | None = None
     outcomes: tuple[Outcome, ...] = field(init=False)
 
     def __post_init__(self) -> None:

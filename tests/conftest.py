@@ -45,7 +45,7 @@ def tiny_config(tmp_path: Path, **overrides: object) -> LeagueConfig:
         "training": {"train_batch_size": 400, "minibatch_size": 64, "num_epochs": 2},
         "resources": {"num_envs_per_env_runner": 4},
         "evaluation": {"games": 20, "every": 1},
-        "snapshots": {"snapshot_every": 1},
+        "snapshots": {"max_iterations_per_snapshot": 1},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

@@ -48,7 +48,7 @@ def test_run_then_status_json_reports_roster_and_matches(tmp_path):
     config.write_text(
         'game = "tictactoe"\n'
         "[training]\ntrain_batch_size = 400\nminibatch_size = 64\nnum_epochs = 2\n"
-        "[snapshots]\nsnapshot_every = 1\n[evaluation]\ngames = 20\n"
+        "[snapshots]\nmax_iterations_per_snapshot = 1\n[evaluation]\ngames = 20\n"
     )
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["run", str(config), "--iterations", "2", "--run-dir", str(run_dir), "--quiet"])
@@ -59,15 +59,26 @@ def test_run_then_status_json_reports_roster_and_matches(tmp_path):
     assert status.exit_code == 0, status.output
     data = json.loads(status.output)
     assert data["iteration"] == 2
-    assert data["snapshots"] == 2
-    assert data["matches"] == data["episodes"] > 0
+    assert data["snapshots"] == 6  # three trainable players frozen after each iteration
+    assert data["matches"] == data["episodes"] == data["matches_rated"] > 0
     players = {p["id"]: p for p in data["players"]}
-    assert players["main"] == {**players["main"], "role": "main", "trainable": True, "games": data["matches"]}
-    assert players["main_v1"]["trainable"] is False
+    assert {pid: (p["role"], p["trainable"]) for pid, p in players.items()
+            if pid in ("main", "main_exploiter", "league_exploiter", "random", "main_v1")} == {
+        "main": ("main", True), "main_exploiter": ("main_exploiter", True),
+        "league_exploiter": ("league_exploiter", True), "random": ("scripted", False),
+        "main_v1": ("snapshot", False)}
+    assert all(players[p]["elo"] is not None and players[p]["sigma"] > 0 for p in ("main", "random"))
+    elos = [p["elo"] for p in data["players"] if p["elo"] is not None]
+    assert elos == sorted(elos, reverse=True)  # best first
+    pairs = {(e["player"], e["opponent"]): e for e in data["payoff"]}
+    assert sum(e["wins"] + e["draws"] + e["losses"] for (a, b), e in pairs.items() if a == "main") \
+        >= players["main"]["games"]
     assert 0.0 <= data["win_rate_vs_random"] <= 1.0
 
-    table = runner.invoke(app, ["status", "--run-dir", str(run_dir)])
-    assert table.exit_code == 0 and "main_v2" in table.output
+    table = runner.invoke(app, ["status", "--run-dir", str(run_dir)], env={"COLUMNS": "220"})
+    assert table.exit_code == 0
+    for text in ("main_v2", "Elo", "skill", "main_exploiter", "league_exploiter", "Payoff", "frozen"):
+        assert text in table.output
 
     again = runner.invoke(app, ["run", str(config), "--iterations", "1", "--run-dir", str(run_dir)])
     assert again.exit_code == 2

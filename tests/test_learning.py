@@ -1,9 +1,11 @@
-"""Does main actually get stronger? Real self-play leagues with fixed seeds.
+"""Does main actually get stronger? Real leagues with fixed seeds.
 
-Thresholds: an untrained greedy policy wins roughly 60-80% against uniform
-random at Connect Four (random is that weak); the default test asks for a clear
-gain over the same league's own first evaluation, the slow test for the
-acceptance figure of the foundation issue (>= 0.90 after 30 iterations).
+Connect Four: a league of main, its snapshots and the scripted ``random``
+player (PFSP and self-play). An untrained greedy policy wins roughly 60-80%
+against uniform random (random is that weak); the default test asks for a
+clear gain over the same league's own first evaluation, the slow test for the
+foundation issue's figure (>= 0.90 after 30 iterations). The full three-role
+league against the ``heuristic`` player is ``scripts/c4_league.py`` (45 min).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from league.manager import LeagueManager
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
+MAIN_AND_RANDOM = {"main_exploiters": 0, "league_exploiters": 0, "scripted": ["random"]}
+
 
 def test_connect_four_league_learns_to_beat_random(tmp_path):
     config = load_config(None, {"game": "connect_four", "iterations": 10, "seed": 0,
-                                "run_dir": tmp_path / "c4",
+                                "run_dir": tmp_path / "c4", "roster": MAIN_AND_RANDOM,
+                                "snapshots": {"max_iterations_per_snapshot": 5},
                                 "evaluation": {"games": 200, "every": 1}})
     with LeagueManager(config) as manager:
         before = manager.evaluate(games=200)
@@ -34,7 +39,8 @@ def test_connect_four_league_learns_to_beat_random(tmp_path):
 @pytest.mark.slow
 def test_thirty_iteration_connect_four_league_beats_random_90_percent(tmp_path):
     config = load_config(None, {"game": "connect_four", "iterations": 30, "seed": 0,
-                                "run_dir": tmp_path / "c4"})
+                                "run_dir": tmp_path / "c4", "roster": MAIN_AND_RANDOM,
+                                "snapshots": {"max_iterations_per_snapshot": 5}})
     with LeagueManager(config) as manager:
         final = manager.run()[-1].evaluation
         assert final is not None and final.games >= 200

@@ -16,3 +16,24 @@ def test_bench_ledger_prints_a_json_line_with_both_rates():
     data = json.loads(out.stdout.strip().splitlines()[-1])
     assert data["benchmark"] == "ledger_writes" and data["matches"] == 50
     assert data["single_per_s"] > 0 and data["pipelined_per_s"] > 0
+
+
+def _last_json(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_c4_league_script_runs_a_tiny_budget_and_reports_the_roster(tmp_path):
+    data = _last_json([str(ROOT / "scripts" / "c4_league.py"), "--minutes", "0.01", "--games", "10",
+                       "--run-dir", str(tmp_path / "run"), "--json-out", str(tmp_path / "out.jsonl")])
+    assert data["iterations"] >= 1 and data["matches"] > 0
+    assert sum(data["main_vs_heuristic"][k] for k in ("wins", "draws", "losses")) == 10
+    assert {role for _, role, _ in data["roster_by_elo"]} >= {"main", "main_exploiter", "league_exploiter",
+                                                              "scripted"}
+    assert json.loads((tmp_path / "out.jsonl").read_text()) == data
+
+
+def test_rps_script_reports_total_variation_per_iteration():
+    data = _last_json([str(ROOT / "scripts" / "rps_nash.py"), "--mode", "selfplay", "--iterations", "2"])
+    assert data["mode"] == "selfplay" and data["iterations"] == 2
+    assert 0.0 <= data["tv_last5_mean"] <= 2 / 3

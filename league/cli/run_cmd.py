@@ -38,11 +38,11 @@ def run(
     console.print(f"League: [bold]{config.game}[/], {config.iterations} iterations, run folder {config.run_dir}")
     with LeagueManager(config, overwrite=overwrite) as manager:
         if quiet:
-            manager.run(lambda report: print(report_line(report), flush=True))
+            manager.run(on_iteration=lambda report: print(report_line(report), flush=True))
         else:
             view = LiveView(config.iterations, config.evaluation.opponent)
             with Live(view, console=console, refresh_per_second=4):
-                manager.run(view.update)
+                manager.run(on_iteration=view.update)
         console.print(
             f"\ndone: {manager.iteration} iterations, {manager.env_steps:,} env steps, "
             f"{manager.ledger.match_count():,} matches, {len(manager.snapshots)} snapshots; "

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord
+
+if TYPE_CHECKING:
+    from league.ratings import Rating
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,30 @@ class Ledger(abc.ABC):
         """The stored record of ``match_id``, or None."""
 
     @abc.abstractmethod
-    def iter_matches(self) -> Iterable[MatchRecord]:
-        """Every stored match, in the order it was first recorded."""
+    def iter_matches(self, start: int = 0) -> Iterable[MatchRecord]:
+        """Every stored match from position ``start`` on, in the order first recorded."""
 
     @abc.abstractmethod
     def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
         """Counters of ``player``'s matches against ``opponent``."""
+
+    @abc.abstractmethod
+    def payoff_counts(self) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
+        """Counters of every ordered pair of players that met (the payoff matrix)."""
+
+    @abc.abstractmethod
+    def window_counts(self, players: Iterable[PlayerId], first_iteration: int,
+                      last_iteration: int) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
+        """Counters of ``players`` against every opponent over matches that
+        finished in iterations ``first_iteration..last_iteration`` (inclusive)."""
+
+    @abc.abstractmethod
+    def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
+        """Store every player's ratings and how many ledger matches they fold in, atomically."""
+
+    @abc.abstractmethod
+    def ratings(self) -> tuple[dict[PlayerId, Rating], int]:
+        """Stored ratings and the number of ledger matches they fold in (0 if never saved)."""
 
     @abc.abstractmethod
     def games_played(self) -> dict[PlayerId, int]:

@@ -4,6 +4,10 @@ Keys, all under ``league:{run_id}:``:
     * ``match:{match_id}``: the match record as JSON (``SET NX``: the idempotence key);
     * ``matches``: match ids in the order they were first recorded;
     * ``pair:{a}|{b}``: hash ``win``/``draw``/``loss`` of ``a`` against ``b``;
+    * ``pairs``: set of the ``{a}|{b}`` pairs that met;
+    * ``window:{iteration}``: hash ``{a}|{b}|{outcome}`` -> count, for the matches
+      that finished in that iteration (win rates over a player's generation);
+    * ``ratings``: hash player id -> ratings (JSON), ``ratings_cursor``: matches folded in;
     * ``games``: hash player id -> matches played;
     * ``players``: hash player id -> roster entry (JSON), ``roster``: join order;
     * ``progress``: hash ``iteration``/``env_steps``/``episodes``;
@@ -18,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import asdict
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -26,14 +30,19 @@ from redis.retry import Retry
 
 from league.errors import LedgerUnavailable
 from league.ledger.base import Ledger, PairCounts
+from league.ratings import Rating
 from league.types import MatchId, MatchRecord, Outcome, PlayerId, PlayerRecord, Role, RunId, validate_id
 
-# KEYS[1] match key, KEYS[2] match list, KEYS[3..] counter hashes;
-# ARGV[1] record JSON, ARGV[2] match id, ARGV[3..] "field" for each counter hash.
+# KEYS[1] match key, KEYS[2] match list, KEYS[3] pair set, KEYS[4..] counter hashes;
+# ARGV[1] record JSON, ARGV[2] match id, ARGV[3] space-separated "a|b" pairs,
+# ARGV[4..] the field to increment in each counter hash.
 _RECORD_SCRIPT = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('RPUSH', KEYS[2], ARGV[2])
-  for i = 3, #KEYS do
+  for pair in string.gmatch(ARGV[3], '%S+') do
+    redis.call('SADD', KEYS[3], pair)
+  end
+  for i = 4, #KEYS do
     redis.call('HINCRBY', KEYS[i], ARGV[i], 1)
   end
   return 1
@@ -52,6 +61,11 @@ end
 _OUTCOME_FIELD = {Outcome.WIN: "win", Outcome.DRAW: "draw", Outcome.LOSS: "loss"}
 
 
+def _counts(raw: Mapping[bytes, bytes]) -> PairCounts:
+    get = lambda name: int(raw.get(name.encode(), 0))  # noqa: E731
+    return PairCounts(wins=get("win"), draws=get("draw"), losses=get("loss"))
+
+
 def match_to_json(match: MatchRecord, run_id: str) -> str:
     """Serialise a match record with its run id (outcomes included, for readers of the raw key)."""
     data = asdict(match)
@@ -68,6 +82,7 @@ def match_from_json(text: str | bytes) -> MatchRecord:
     data["seats"] = tuple(PlayerId(s) for s in data["seats"])
     data["returns"] = tuple(float(r) for r in data["returns"])
     data["match_id"] = MatchId(data["match_id"])
+    data["learner"] = None if data.get("learner") is None else PlayerId(data["learner"])
     return MatchRecord(**data)
 
 
@@ -131,13 +146,18 @@ class RedisLedger(Ledger):
         with self._guard():
             pipe = self._client.pipeline(transaction=False)
             for match in matches:
-                keys = [self._key("match", match.match_id), self._key("matches")]
-                fields = [match_to_json(match, self.run_id), match.match_id]
+                keys = [self._key("match", match.match_id), self._key("matches"), self._key("pairs")]
+                fields = [match_to_json(match, self.run_id), match.match_id, ""]
+                pairs = []
+                window = self._key("window", str(match.iteration))
                 for i, player in enumerate(match.seats):
                     for j, opponent in enumerate(match.seats):
                         if i != j:
-                            keys.append(self._pair_key(player, opponent))
-                            fields.append(_OUTCOME_FIELD[match.outcomes[i]])
+                            outcome = _OUTCOME_FIELD[match.outcomes[i]]
+                            pairs.append(f"{player}|{opponent}")
+                            keys += [self._pair_key(player, opponent), window]
+                            fields += [outcome, f"{player}|{opponent}|{outcome}"]
+                fields[2] = " ".join(dict.fromkeys(pairs))
                 for player in dict.fromkeys(match.seats):
                     keys.append(self._key("games"))
                     fields.append(player)
@@ -155,9 +175,8 @@ class RedisLedger(Ledger):
             raw = self._client.get(self._key("match", match_id))
         return None if raw is None else match_from_json(raw)
 
-    def iter_matches(self, batch: int = 1000) -> Iterable[MatchRecord]:
-        """Every stored match, oldest first, fetched in batches."""
-        start = 0
+    def iter_matches(self, start: int = 0, batch: int = 1000) -> Iterable[MatchRecord]:
+        """Every stored match from position ``start`` on, oldest first, fetched in batches."""
         while True:
             with self._guard():
                 ids = self._client.lrange(self._key("matches"), start, start + batch - 1)
@@ -171,9 +190,60 @@ class RedisLedger(Ledger):
     def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
         """Counters of ``player``'s matches against ``opponent``."""
         with self._guard():
-            raw = self._client.hgetall(self._pair_key(player, opponent))
-        get = lambda name: int(raw.get(name.encode(), 0))  # noqa: E731
-        return PairCounts(wins=get("win"), draws=get("draw"), losses=get("loss"))
+            return _counts(self._client.hgetall(self._pair_key(player, opponent)))
+
+    def payoff_counts(self) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
+        """Counters of every ordered pair of players that met."""
+        with self._guard():
+            pairs = sorted(p.decode() for p in self._client.smembers(self._key("pairs")))
+            pipe = self._client.pipeline(transaction=False)
+            for pair in pairs:
+                pipe.hgetall(self._key("pair", pair))
+            raws = pipe.execute()
+        out = {}
+        for pair, raw in zip(pairs, raws):
+            player, opponent = pair.split("|")
+            out[(PlayerId(player), PlayerId(opponent))] = _counts(raw)
+        return out
+
+    def window_counts(self, players: Iterable[PlayerId], first_iteration: int,
+                      last_iteration: int) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
+        """Counters of ``players`` over the matches of iterations ``first..last``."""
+        wanted = set(players)
+        iterations = range(max(first_iteration, 0), last_iteration + 1)
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for iteration in iterations:
+                pipe.hgetall(self._key("window", str(iteration)))
+            raws = pipe.execute()
+        totals: dict[tuple[PlayerId, PlayerId], dict[str, int]] = {}
+        for raw in raws:
+            for name, value in raw.items():
+                player, opponent, outcome = name.decode().split("|")
+                if player in wanted:
+                    entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
+                    entry[outcome] = entry.get(outcome, 0) + int(value)
+        return {pair: PairCounts(c.get("win", 0), c.get("draw", 0), c.get("loss", 0))
+                for pair, c in totals.items()}
+
+    def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
+        """Store ratings and the number of matches they fold in, in one transaction."""
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            if ratings:
+                pipe.hset(self._key("ratings"), mapping={p: json.dumps(asdict(r)) for p, r in ratings.items()})
+            pipe.set(self._key("ratings_cursor"), matches_rated)
+            pipe.execute()
+
+    def ratings(self) -> tuple[dict[PlayerId, Rating], int]:
+        """Stored ratings and the number of ledger matches they fold in."""
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hgetall(self._key("ratings"))
+            pipe.get(self._key("ratings_cursor"))
+            raw, cursor = pipe.execute()
+        ratings = {PlayerId(k.decode()): Rating(**json.loads(v)) for k, v in raw.items()}
+        return ratings, int(cursor or 0)
 
     def games_played(self) -> dict[PlayerId, int]:
         """Matches each player took part in."""

@@ -1,13 +1,15 @@
 """Building and steering the RLlib PPO Algorithm (old API stack) for a league.
 
 Everything League does to RLlib goes through the functions here: build the
-Algorithm, install a match mapping on every env runner, add a frozen policy,
-drain match records, and read a policy's weights everywhere it lives.
+Algorithm, install a match mapping on every env runner, refresh the mirrors
+of trainable players, add a frozen policy, reset a player to its initial
+state, drain match records, and read a policy's weights everywhere it lives.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import copy
+from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -15,11 +17,11 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.policy.policy import Policy, PolicySpec
 
 from agents.models import ACTION_MASK_MODEL, register_models
+from agents.scripted import SCRIPTED_POLICIES
 from league.config import LeagueConfig
-from league.matchmaking import MatchPlan
-from league.rllib.callbacks import MatchRecorder
-from league.rllib.mapping import MatchMapping
-from league.types import MatchRecord, PlayerId
+from league.rllib.callbacks import MatchRecorder, RunnerOutput
+from league.rllib.mapping import MatchMapping, mirror_id
+from league.types import PlayerId
 
 
 def build_algorithm(
@@ -27,16 +29,22 @@ def build_algorithm(
     *,
     env_name: str,
     trainable: Sequence[PlayerId],
+    scripted: Sequence[PlayerId],
     observation_space: gym.Space,
     action_space: gym.Space,
     mapping: MatchMapping,
 ) -> Algorithm:
     """A PPO Algorithm on RLlib's old API stack with League's model and callbacks.
 
+    Policies at start: every trainable player (in ``policies_to_train``), a
+    mirror of each (not trained; see :mod:`league.rllib.mapping`), and every
+    scripted player.
+
     Args:
         config: The run's configuration.
         env_name: The game's name as registered with Ray.
-        trainable: Policy ids created at start, all in ``policies_to_train``.
+        trainable: Trainable player ids, all in ``policies_to_train``.
+        scripted: Scripted player ids (names in :data:`agents.scripted.SCRIPTED_POLICIES`).
         observation_space: Per-agent (masked dict) observation space.
         action_space: Per-agent discrete action space.
         mapping: The first iteration's match mapping.
@@ -44,7 +52,12 @@ def build_algorithm(
     register_models()
     training = config.training
     resources = config.resources
-    policies = {pid: PolicySpec(None, observation_space, action_space, {}) for pid in trainable}
+    policies = {}
+    for pid in trainable:
+        policies[pid] = PolicySpec(None, observation_space, action_space, {})
+        policies[mirror_id(pid)] = PolicySpec(None, observation_space, action_space, {})
+    for pid in scripted:
+        policies[pid] = PolicySpec(SCRIPTED_POLICIES[pid], observation_space, action_space, {})
     algo_config = (
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
@@ -66,6 +79,8 @@ def build_algorithm(
             clip_param=training.clip_param,
             entropy_coeff=training.entropy_coeff,
             vf_loss_coeff=training.vf_loss_coeff,
+            kl_coeff=training.kl_coeff,
+            kl_target=training.kl_target,
             model={"custom_model": ACTION_MASK_MODEL,
                    "custom_model_config": {"hiddens": list(training.hiddens)}},
         )
@@ -78,26 +93,63 @@ def build_algorithm(
 
 
 def install_mapping(algo: Algorithm, mapping: MatchMapping, iteration: int) -> None:
-    """Use ``mapping`` for every new episode on every env runner (local and remote)."""
+    """Before an iteration's sampling, on every env runner (local and remote):
+    use ``mapping`` for new episodes and copy each trainable player's current
+    weights into its mirror."""
+    trainable = sorted(mapping.trainable)
 
     def install(runner: Any) -> None:
         runner.set_policy_mapping_fn(mapping)
         runner.callbacks.iteration = iteration
+        for pid in trainable:
+            runner.get_policy(mirror_id(pid)).set_weights(runner.get_policy(pid).get_weights())
 
     algo.env_runner_group.foreach_env_runner(install, local_env_runner=True)
 
 
-def drain_matches(algo: Algorithm) -> list[MatchRecord]:
-    """Collect the match records every env runner buffered since the last drain."""
-    batches = algo.env_runner_group.foreach_env_runner(
+def drain_runners(algo: Algorithm) -> RunnerOutput:
+    """Collect what every env runner buffered since the last drain (matches, agent steps)."""
+    outputs = algo.env_runner_group.foreach_env_runner(
         lambda runner: runner.callbacks.drain(), local_env_runner=True
     )
-    return [record for batch in batches for record in batch]
+    total = RunnerOutput()
+    for output in outputs:
+        total.matches.extend(output.matches)
+        for pid, steps in output.agent_steps.items():
+            total.agent_steps[pid] = total.agent_steps.get(pid, 0) + steps
+    return total
+
+
+#: The parts of a policy state a reset restores. The rest (the serialized
+#: policy spec and its config, connectors, the global timestep) stays as it is:
+#: restoring the spec's config into a live policy breaks RLlib's sampling of
+#: episodes still in flight (rows without value predictions).
+_RESET_KEYS = ("weights", "_optimizer_variables")
+
+
+def initial_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
+    """A deep copy of ``player``'s weights and optimizer state, for a later reset."""
+    state = algo.get_policy(player).get_state()
+    return copy.deepcopy({k: state[k] for k in _RESET_KEYS if k in state})
+
+
+def reset_player(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) -> None:
+    """Put ``player`` back to ``state`` (from :func:`initial_state`) on the learner and every runner."""
+    policy = algo.get_policy(player)
+    restored = copy.deepcopy(dict(state))
+    restored["global_timestep"] = policy.global_timestep
+    policy.set_state(restored)
+    weights = {k: v.copy() for k, v in policy.get_weights().items()}
+
+    def load(runner: Any) -> None:
+        runner.get_policy(player).set_weights(weights)
+
+    algo.env_runner_group.foreach_env_runner(load, local_env_runner=False)
 
 
 def add_frozen_copy(algo: Algorithm, source: PlayerId, new_id: PlayerId,
                     trainable: Sequence[PlayerId]) -> Policy:
-    """Freeze a copy of ``source``'s current weights as policy ``new_id`` on every runner.
+    """Freeze a copy of ``source``'s current state as policy ``new_id`` on every runner.
 
     The copy is not in ``policies_to_train``: it never learns.
     """

@@ -17,6 +17,9 @@ def ensure_ray(num_cpus: int) -> bool:
         return False
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     ray.init(
+        # "local": always a fresh local instance, never an unrelated cluster that
+        # happens to run on this machine (joining a cluster is an explicit choice).
+        address="local",
         num_cpus=num_cpus,
         include_dashboard=False,
         logging_level="ERROR",

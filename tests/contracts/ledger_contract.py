@@ -9,14 +9,17 @@ from __future__ import annotations
 import time
 
 from league.ledger.base import Ledger, PairCounts
+from league.ratings import Rating, compute_ratings
 from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
 
 MAIN, SNAP = PlayerId("main"), PlayerId("main_v1")
 
 
-def match(match_id: str, seats=(MAIN, SNAP), returns=(1.0, -1.0)) -> MatchRecord:
+def match(match_id: str, seats=(MAIN, SNAP), returns=(1.0, -1.0), iteration: int = 1,
+          learner: PlayerId | None = MAIN) -> MatchRecord:
     """A match record for tests."""
-    return MatchRecord(MatchId(match_id), tuple(seats), tuple(returns), 12, time.time(), 0.5, iteration=1)
+    return MatchRecord(MatchId(match_id), tuple(seats), tuple(returns), 12, time.time(), 0.5,
+                       iteration=iteration, learner=learner)
 
 
 class LedgerContract:
@@ -67,3 +70,31 @@ class LedgerContract:
         ledger.add_evaluation(2, "random", PairCounts(wins=4))
         assert ledger.evaluations() == [(1, "random", PairCounts(wins=3, losses=1)),
                                         (2, "random", PairCounts(wins=4))]
+
+    def test_payoff_counts_cover_every_ordered_pair_that_met(self, ledger: Ledger):
+        other = PlayerId("random")
+        ledger.record([match("a", (MAIN, SNAP), (1.0, -1.0)), match("b", (other, MAIN), (0.0, 0.0)),
+                       match("c", (MAIN, SNAP), (-1.0, 1.0))])
+        assert ledger.payoff_counts() == {
+            (MAIN, SNAP): PairCounts(wins=1, losses=1), (SNAP, MAIN): PairCounts(wins=1, losses=1),
+            (MAIN, other): PairCounts(draws=1), (other, MAIN): PairCounts(draws=1),
+        }
+
+    def test_window_counts_only_count_the_asked_iterations_and_players(self, ledger: Ledger):
+        ledger.record([match("a", iteration=1), match("b", iteration=2),
+                       match("c", (SNAP, MAIN), (1.0, -1.0), iteration=3),
+                       match("d", (MAIN, SNAP), (0.0, 0.0), iteration=3)])
+        assert ledger.window_counts([MAIN], 2, 3) == {(MAIN, SNAP): PairCounts(wins=1, draws=1, losses=1)}
+        assert ledger.window_counts([SNAP], 1, 1) == {(SNAP, MAIN): PairCounts(losses=1)}
+        assert ledger.window_counts([MAIN], 4, 9) == {}
+
+    def test_ratings_round_trip_with_their_cursor(self, ledger: Ledger):
+        assert ledger.ratings() == ({}, 0)
+        records = [match("a"), match("b", (SNAP, MAIN)), match("c", (MAIN, SNAP), (0.0, 0.0))]
+        ledger.record(records)
+        ratings = compute_ratings(ledger.iter_matches())
+        ledger.save_ratings(ratings, 3)
+        assert ledger.ratings() == (ratings, 3)
+        assert isinstance(ratings[MAIN], Rating) and ratings[MAIN].games == 3
+        assert [m.match_id for m in ledger.iter_matches(start=2)] == ["c"]
+        assert ledger.get_match(MatchId("a")).learner == MAIN

@@ -55,3 +55,22 @@ def test_missing_and_invalid_toml_are_config_errors(tmp_path):
     bad.write_text("iterations = = 3")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_role_rules_and_roster_are_checked():
+    with pytest.raises(ConfigError, match="matchmaking.main: self_play \\+ pfsp \\+ exploiters_and_forgotten "
+                                          "must sum to 1, got 1.4"):
+        load_config(None, {"matchmaking": {"main": {"pfsp": 0.9}}})
+    with pytest.raises(ConfigError, match="roster.scripted: 'heuristic' plays only \\['connect_four'\\], not 'rps'"):
+        load_config(None, {"game": "rps", "roster": {"scripted": ["heuristic"]}})
+    with pytest.raises(ConfigError, match="matchmaking.league_exploiter.pfsp_weighting: Input should be 'hard'"):
+        load_config(None, {"matchmaking": {"league_exploiter": {"pfsp_weighting": "soft"}}})
+    with pytest.raises(ConfigError, match="roster.scripted: Value error, unknown scripted players|unknown scripted"):
+        load_config(None, {"roster": {"scripted": ["alphazero"]}})
+    config = load_config(None, {"game": "rps"})
+    assert config.scripted_players == ("random",)
+    assert (config.matchmaking.main.self_play, config.matchmaking.main.pfsp,
+            config.matchmaking.main.exploiters_and_forgotten) == (0.35, 0.5, 0.15)
+    assert config.matchmaking.main_exploiter.min_win_rate_vs_main == 0.2
+    assert config.matchmaking.league_exploiter.reset_probability == 0.25
+    assert config.snapshots.win_rate_threshold == 0.7

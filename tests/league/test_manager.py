@@ -8,26 +8,36 @@ import numpy as np
 import pytest
 
 from league.errors import LedgerUnavailable
-from league.manager import MAIN, LeagueManager
+from league.manager import MAIN, League, LeagueManager
+from league.payoff import payoff_from_matches
+from league.ratings import compute_ratings
 from league.rllib.algorithm import weights_everywhere
-from league.types import Role
+from league.rllib.mapping import mirror_id
+from league.types import PlayerId, Role
 from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
+
+EXPLOITER = PlayerId("main_exploiter")
+MAIN_ONLY = {"main_exploiters": 0, "league_exploiters": 0, "scripted": []}
 
 
 def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def _copy(weights: dict) -> dict:
+    # get_weights() of a CPU torch policy returns views of the live parameters: copy.
+    return {k: np.array(v, copy=True) for k, v in weights.items()}
+
+
 def test_frozen_snapshot_stays_fixed_on_driver_and_remote_runner_while_main_trains(tmp_path):
-    config = tiny_config(tmp_path, iterations=4, resources={"num_env_runners": 1},
-                         snapshots={"snapshot_every": 100}, evaluation={"games": 0})
+    config = tiny_config(tmp_path, iterations=4, resources={"num_env_runners": 1}, roster=MAIN_ONLY,
+                         snapshots={"max_iterations_per_snapshot": 100}, evaluation={"games": 0})
     with LeagueManager(config) as manager:
         manager.step()
         snapshot = manager.snapshot()
-        # get_weights() of a CPU torch policy returns views of the live parameters: copy.
-        frozen = {k: np.array(v, copy=True) for k, v in manager.algorithm.get_policy(MAIN).get_weights().items()}
+        frozen = _copy(manager.algorithm.get_policy(MAIN).get_weights())
         copies = weights_everywhere(manager.algorithm, snapshot.player_id)
         assert len(copies) == 2  # the driver's runner and one remote env runner
         assert all(_same(c, frozen) for c in copies)
@@ -43,28 +53,87 @@ def test_frozen_snapshot_stays_fixed_on_driver_and_remote_runner_while_main_trai
         assert manager.ledger.games_played().get(snapshot.player_id, 0) > 0
 
 
-def test_every_episode_is_one_ledger_match_and_snapshots_join_the_roster(tmp_path):
-    config = tiny_config(tmp_path, iterations=3, resources={"num_env_runners": 1})
+def test_a_full_league_records_every_episode_rates_it_and_grows_by_role(tmp_path):
+    config = tiny_config(tmp_path, iterations=3)
+    with League(config) as league:
+        reports = league.run()
+        assert [r.iteration for r in reports] == [1, 2, 3]
+        assert league.total_episodes == sum(r.episodes for r in reports) > 0
+        assert league.ledger.match_count() == league.total_episodes
+
+        trainable = ["main", "main_exploiter", "league_exploiter"]
+        assert league.trainable == trainable
+        runner = league.algorithm.env_runner
+        assert sorted(pid for pid in runner.policy_map.keys() if runner.is_policy_to_train(pid)) == sorted(trainable)
+        assert not any(runner.is_policy_to_train(p) for p in
+                       ["random", "heuristic", "main_v1", mirror_id(MAIN), mirror_id(EXPLOITER)])
+        # Every trainable player is frozen after every iteration (max_iterations_per_snapshot = 1).
+        assert league.snapshots == [f"{p}_v{k}" for k in (1, 2, 3) for p in trainable]
+        assert [p.role for p in league.ledger.players()][:5] == [
+            Role.MAIN, Role.MAIN_EXPLOITER, Role.LEAGUE_EXPLOITER, Role.SCRIPTED, Role.SCRIPTED]
+        assert {p.parent for p in league.players if p.role is Role.SNAPSHOT} == set(trainable)
+        # The main exploiter resets after each snapshot (probability 1); main never does.
+        assert all(EXPLOITER in r.resets and MAIN not in r.resets for r in reports)
+
+        matches = list(league.ledger.iter_matches())
+        assert all(m.learner in trainable and m.learner in m.seats for m in matches)
+        assert {m.learner for m in matches} == set(trainable)
+        # Payoff and ratings are derived from the ledger and agree with a recomputation from its matches.
+        assert dict(league.payoff().counts) == payoff_from_matches(matches)
+        stored = league.ratings()
+        assert stored.keys() == compute_ratings(matches).keys()
+        for player, rating in compute_ratings(matches).items():
+            assert stored[player].elo == pytest.approx(rating.elo)
+            assert stored[player].sigma == pytest.approx(rating.sigma)
+        assert league.ledger.ratings()[1] == len(matches)
+
+
+def test_matches_chosen_by_the_exploiter_do_not_train_main(tmp_path):
+    # main learns only against random; the main exploiter learns only against main.
+    config = tiny_config(
+        tmp_path, iterations=4, resources={"num_env_runners": 1}, training={"train_batch_size": 800},
+        roster={"main_exploiters": 1, "league_exploiters": 0, "scripted": ["random"]},
+        matchmaking={"main": {"self_play": 0.0, "pfsp": 1.0, "exploiters_and_forgotten": 0.0}},
+        snapshots={"max_iterations_per_snapshot": 100}, evaluation={"games": 0},
+    )
     with LeagueManager(config) as manager:
         reports = manager.run()
-        assert [r.iteration for r in reports] == [1, 2, 3]
-        assert manager.total_episodes == sum(r.episodes for r in reports) > 0
-        assert manager.ledger.match_count() == manager.total_episodes
-        assert manager.snapshots == ["main_v1", "main_v2", "main_v3"]
-        assert [p.role for p in manager.ledger.players()] == [Role.MAIN] + [Role.SNAPSHOT] * 3
-        assert set(manager.algorithm.config.policies) == {"main"}  # snapshots were added at run time
-        assert {"main_v1", "main_v2", "main_v3"} <= set(manager.algorithm.env_runner.policy_map.keys())
-        # Every match has main in a seat; main moved first in about half of them.
         matches = list(manager.ledger.iter_matches())
-        assert all(MAIN in m.seats for m in matches)
-        first = sum(m.seats[0] == MAIN for m in matches) / len(matches)
-        assert 0.4 < first <= 1.0
-        assert manager.ledger.progress()["iteration"] == 3
-        assert all(r.evaluation is not None and r.evaluation.games == 20 for r in reports)
+    steps = {pid: sum(r.agent_steps.get(pid, 0) for r in reports) for pid in (MAIN, mirror_id(MAIN))}
+
+    def main_moves(learner: PlayerId) -> int:
+        # Seat 0 moves first: ceil(length / 2) moves, seat 1 floor(length / 2).
+        return sum((m.length + (1 - m.seats.index(MAIN))) // 2
+                   for m in matches if m.learner == learner and MAIN in m.seats)
+
+    vs_exploiter = [m for m in matches if set(m.seats) == {MAIN, EXPLOITER}]
+    assert vs_exploiter and all(m.learner == EXPLOITER for m in vs_exploiter)
+    assert all(m.learner == MAIN for m in matches if "random" in m.seats)
+    # main's train batches hold its moves against random and nothing from the exploiter's matches:
+    # each finished match adds its moves (plus at most a final row), and the episodes still in
+    # flight on the remote runner's 4 sub-envs add at most 4 x 22 rows.
+    slack = 4 * 22
+    assert main_moves(MAIN) - slack <= steps[MAIN] <= main_moves(MAIN) + len(matches) + slack
+    # ... while main's moves in the exploiter's matches went to its mirror, which is never trained.
+    assert main_moves(EXPLOITER) > 2 * slack
+    assert main_moves(EXPLOITER) - slack <= steps[mirror_id(MAIN)] <= main_moves(EXPLOITER) + len(matches) + slack
+
+
+def test_reset_puts_the_exploiter_back_to_its_initial_weights_everywhere(tmp_path):
+    config = tiny_config(tmp_path, iterations=2, resources={"num_env_runners": 1},
+                         roster={"league_exploiters": 0, "scripted": []},
+                         snapshots={"max_iterations_per_snapshot": 100}, evaluation={"games": 0})
+    with LeagueManager(config) as manager:
+        initial = _copy(manager.algorithm.get_policy(EXPLOITER).get_weights())
+        manager.step()
+        assert not _same(_copy(manager.algorithm.get_policy(EXPLOITER).get_weights()), initial)
+        manager.reset(EXPLOITER)
+        assert all(_same(w, initial) for w in weights_everywhere(manager.algorithm, EXPLOITER))
+        manager.step()  # sampling and training go on after a reset
 
 
 def test_stopping_the_embedded_redis_mid_run_is_a_clear_error_not_a_hang(tmp_path):
-    config = tiny_config(tmp_path, iterations=3, evaluation={"games": 0})
+    config = tiny_config(tmp_path, iterations=3, roster=MAIN_ONLY, evaluation={"games": 0})
     with LeagueManager(config) as manager:
         manager.step()
         manager._embedded.kill()

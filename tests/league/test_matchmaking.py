@@ -1,64 +1,206 @@
-"""Whole-match matchmaking and the policy mapping that reads it (pure, no Ray)."""
+"""Matchmaking: PFSP, AlphaStar's role rules, plans and the mapping that reads them (pure, no Ray)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from types import SimpleNamespace
 
 import pytest
 
-from league.matchmaking import MatchPlan, self_play_plan
-from league.rllib.mapping import MatchMapping
-from league.types import PlayerId
+from league.config import load_config
+from league.errors import ConfigError, LeagueError
+from league.ledger.base import PairCounts
+from league.matchmaking import (AlphaStarMatchmaker, LeagueView, LearnerPlan, Matchmaker, MatchPlan,
+                                PlayerView, load_matchmaker, make_plan, pfsp_weights, win_rate)
+from league.rllib.mapping import MatchMapping, mirror_id
+from league.types import PfspWeighting, PlayerId, Role
 
-MAIN = PlayerId("main")
-SNAPS = [PlayerId("main_v1"), PlayerId("main_v2")]
+P = PlayerId
+MAIN, EXPL, LEXP = P("main"), P("main_exploiter"), P("league_exploiter")
+V1, V2, RANDOM = P("main_v1"), P("main_v2"), P("random")
 
 
-def test_no_snapshots_means_pure_self_play():
-    plan = self_play_plan(MAIN, [], self_play_fraction=0.3, seed=0, iteration=1)
-    assert plan.opponents == (MAIN,)
+def view(results=None, players=None, prior=0.0) -> LeagueView:
+    players = players or (
+        PlayerView(MAIN, Role.MAIN), PlayerView(EXPL, Role.MAIN_EXPLOITER),
+        PlayerView(LEXP, Role.LEAGUE_EXPLOITER), PlayerView(RANDOM, Role.SCRIPTED),
+        PlayerView(V1, Role.SNAPSHOT, parent=MAIN), PlayerView(V2, Role.SNAPSHOT, parent=MAIN),
+    )
+    return LeagueView(5, tuple(players), results or {}, {}, prior)
+
+
+def rules(**matchmaking):
+    return AlphaStarMatchmaker(load_config(None, {"matchmaking": matchmaking}).matchmaking)
+
+
+# -- PFSP -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighting, expected", [
+    # win rates 0.2, 0.5, 0.9 -> raw weights, normalised
+    (PfspWeighting.HARD, [0.64 / 0.9, 0.25 / 0.9, 0.01 / 0.9]),        # (1-x)^2
+    (PfspWeighting.VARIANCE, [0.16 / 0.5, 0.25 / 0.5, 0.09 / 0.5]),    # x(1-x)
+    (PfspWeighting.LINEAR, [0.8 / 1.4, 0.5 / 1.4, 0.1 / 1.4]),         # 1-x
+    (PfspWeighting.UNIFORM, [1 / 3, 1 / 3, 1 / 3]),
+])
+def test_pfsp_weightings_match_hand_computed_values(weighting, expected):
+    assert pfsp_weights([0.2, 0.5, 0.9], weighting).tolist() == pytest.approx(expected)
+
+
+def test_hard_pfsp_exponent_and_all_zero_fallback():
+    assert pfsp_weights([0.0, 0.5], PfspWeighting.HARD, exponent=1.0).tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert pfsp_weights([1.0, 1.0], PfspWeighting.HARD).tolist() == [0.5, 0.5]
+
+
+def test_win_rate_prior_makes_unplayed_pairs_even():
+    assert win_rate(PairCounts(), prior_games=2.0) == 0.5
+    assert win_rate(PairCounts(wins=3, draws=2, losses=1), prior_games=0.0) == pytest.approx(4 / 6)
+    assert win_rate(PairCounts(wins=4), prior_games=4.0) == pytest.approx(6 / 8)
+
+
+# -- role rules -------------------------------------------------------------------------
+
+
+def test_main_mixes_self_play_pfsp_and_exploiters_with_forgotten_snapshots():
+    # main beats random 90%, main_v1 80%, main_v2 only 20% (forgotten: < 0.3).
+    results = {(MAIN, RANDOM): PairCounts(wins=9, losses=1), (MAIN, V1): PairCounts(wins=8, losses=2),
+               (MAIN, V2): PairCounts(wins=2, losses=8)}
+    got = rules().opponents(view(results).player(MAIN), view(results))
+    # PFSP hard over frozen (random .1^2=.01, v1 .2^2=.04, v2 .8^2=.64; total .69) gets 0.5;
+    # 0.15 goes uniformly to {main_exploiter, main_v2}; 0.35 to self-play.
+    assert got == pytest.approx({
+        MAIN: 0.35,
+        RANDOM: 0.5 * 0.01 / 0.69, V1: 0.5 * 0.04 / 0.69, V2: 0.5 * 0.64 / 0.69 + 0.075,
+        EXPL: 0.075,
+    })
+
+
+def test_main_without_frozen_players_gives_their_share_to_the_rest():
+    players = (PlayerView(MAIN, Role.MAIN), PlayerView(EXPL, Role.MAIN_EXPLOITER))
+    league = view(players=players)
+    assert rules().opponents(players[0], league) == pytest.approx({MAIN: 0.35 / 0.5, EXPL: 0.15 / 0.5})
+
+
+def test_main_exploiter_plays_main_until_it_loses_badly_then_pfsp_over_mains_snapshots():
+    winning = {(EXPL, MAIN): PairCounts(wins=3, losses=7)}         # 0.3 >= 0.2
+    assert rules().opponents(view(winning).player(EXPL), view(winning)) == {MAIN: 1.0}
+    losing = {(EXPL, MAIN): PairCounts(wins=1, losses=9),            # 0.1 < 0.2
+              (EXPL, V1): PairCounts(wins=5, losses=5), (EXPL, V2): PairCounts(wins=1, losses=9)}
+    got = rules().opponents(view(losing).player(EXPL), view(losing))
+    # variance x(1-x): v1 .25, v2 .09
+    assert got == pytest.approx({V1: 0.25 / 0.34, V2: 0.09 / 0.34})
+
+
+def test_league_exploiter_runs_linear_pfsp_over_every_frozen_player():
+    results = {(LEXP, RANDOM): PairCounts(wins=10), (LEXP, V1): PairCounts(wins=5, losses=5)}
+    got = rules().opponents(view(results).player(LEXP), view(results))
+    # linear 1-x: random 0, v1 .5, v2 (unplayed, no prior) .5
+    assert got == pytest.approx({RANDOM: 0.0, V1: 0.5, V2: 0.5})
+
+
+def test_role_rules_come_from_config():
+    results = {(MAIN, RANDOM): PairCounts(wins=5, losses=5)}
+    mm = rules(main={"self_play": 1.0, "pfsp": 0.0, "exploiters_and_forgotten": 0.0})
+    assert mm.opponents(view(results).player(MAIN), view(results)) == {MAIN: 1.0}
+    strict = {(EXPL, MAIN): PairCounts(wins=3, losses=7)}
+    mm = rules(main_exploiter={"min_win_rate_vs_main": 0.5})
+    assert set(mm.opponents(view(strict).player(EXPL), view(strict))) == {V1, V2}
+
+
+# -- plans, seats and the mapping ----------------------------------------------------------
+
+
+def test_plan_normalises_weights_and_shares_and_rejects_unknown_players():
+    class Fixed(Matchmaker):
+        def opponents(self, learner, league):
+            return {RANDOM: 3.0, V1: 1.0, V2: 0.0}
+
+    players = (PlayerView(MAIN, Role.MAIN), PlayerView(RANDOM, Role.SCRIPTED), PlayerView(V1, Role.SNAPSHOT),
+               PlayerView(V2, Role.SNAPSHOT))
+    plan = make_plan(Fixed(), view(players=players), num_seats=2, seed=0)
+    assert plan.for_learner(MAIN) == LearnerPlan(MAIN, ((RANDOM,), (V1,)), (0.75, 0.25))
+
+    class Unknown(Matchmaker):
+        def opponents(self, learner, league):
+            return {P("nobody"): 1.0}
+
+    with pytest.raises(LeagueError, match=re.escape("Unknown chose unknown players ['nobody'] for 'main'")):
+        make_plan(Unknown(), view(players=players), num_seats=2, seed=0)
+
+
+def _plan(seed=0, iteration=1):
+    return MatchPlan(
+        (LearnerPlan(MAIN, ((MAIN,), (V1,)), (0.5, 0.5)), LearnerPlan(EXPL, ((MAIN,),), (1.0,))),
+        (0.75, 0.25), seed, iteration,
+    )
 
 
 def test_decisions_are_reproducible_from_the_seed():
-    a = self_play_plan(MAIN, SNAPS, self_play_fraction=0.5, seed=7, iteration=3)
-    b = self_play_plan(MAIN, SNAPS, self_play_fraction=0.5, seed=7, iteration=3)
-    c = self_play_plan(MAIN, SNAPS, self_play_fraction=0.5, seed=8, iteration=3)
-    first = [a.decide(1, k, 2) for k in range(200)]
-    assert first == [b.decide(1, k, 2) for k in range(200)]
-    assert first != [c.decide(1, k, 2) for k in range(200)]
+    first = [_plan(7).decide(1, k, 2) for k in range(200)]
+    assert first == [_plan(7).decide(1, k, 2) for k in range(200)]
+    assert first != [_plan(8).decide(1, k, 2) for k in range(200)]
 
 
-def test_learner_plays_each_seat_equally():
-    plan = self_play_plan(MAIN, SNAPS, self_play_fraction=0.0, seed=0, iteration=1)
-    seats = Counter(plan.decide(0, k, 2).index(MAIN) for k in range(1000))
-    assert seats == {0: 500, 1: 500}
-
-
-def test_opponent_frequencies_follow_the_plan():
-    plan = self_play_plan(MAIN, SNAPS, self_play_fraction=0.5, seed=0, iteration=1)
-    opponents = Counter()
-    for k in range(4000):
-        seats = plan.decide(0, k, 2)
-        opponents[seats[1 - k % 2]] += 1
-    assert abs(opponents[MAIN] / 4000 - 0.5) < 0.03
-    assert abs(opponents[SNAPS[0]] / 4000 - 0.25) < 0.03
+def test_learners_and_opponents_follow_the_plan_and_seats_alternate():
+    plan = _plan()
+    matches = [plan.decide(0, k, 2) for k in range(8000)]
+    learners = Counter(m.learner for m in matches)
+    assert abs(learners[MAIN] / 8000 - 0.75) < 0.02
+    main_matches = [(k, m) for k, m in enumerate(matches) if m.learner == MAIN]
+    assert all(m.seats[k % 2] == MAIN for k, m in main_matches)
+    vs_v1 = sum(V1 in m.seats for _, m in main_matches) / len(main_matches)
+    assert abs(vs_v1 - 0.5) < 0.03
+    assert Counter(m.seats.index(EXPL) for m in matches if m.learner == EXPL) == pytest.approx(
+        {0: learners[EXPL] / 2, 1: learners[EXPL] / 2}, rel=0.1)
 
 
 def test_plan_rejects_bad_probabilities():
     with pytest.raises(ValueError, match="sum to 1"):
-        MatchPlan(MAIN, (MAIN,), (0.5,), 0, 1)
+        LearnerPlan(MAIN, ((MAIN,),), (0.5,))
 
 
-def test_mapping_decides_the_whole_match_once_per_episode():
-    plan = self_play_plan(MAIN, SNAPS, self_play_fraction=0.0, seed=0, iteration=1)
-    mapping = MatchMapping(plan, ["player_0", "player_1"])
+def test_mapping_decides_the_whole_match_once_and_maps_other_trainable_players_to_mirrors():
+    plan = _plan()
+    mapping = MatchMapping(plan, ["player_0", "player_1"], {MAIN, EXPL})
     worker = SimpleNamespace(worker_index=1)
-    for episode_id in range(50):
-        episode = SimpleNamespace(episode_id=episode_id)
+    for episode_id in range(200):
+        episode = SimpleNamespace(episode_id=1000 + episode_id)
         # Ask for the second seat first, then the first, then again: one decision.
         second = mapping("player_1", episode, worker)
         first = mapping("player_0", episode, worker)
         assert mapping("player_1", episode, worker) == second
-        assert (first, second) == plan.decide(1, episode_id, 2)
-        assert MAIN in (first, second) and (first, second) != (MAIN, MAIN)
+        match = plan.decide(1, episode_id, 2)
+        if match.learner == EXPL:
+            # The exploiter chose this match: main plays through its mirror and does not learn.
+            assert (first, second) in ((EXPL, mirror_id(MAIN)), (mirror_id(MAIN), EXPL))
+        else:
+            assert (first, second) == match.seats  # main vs itself or a frozen snapshot: no mirror
+
+
+# -- custom matchmakers --------------------------------------------------------------------
+
+
+def test_matchmaker_is_loaded_by_import_path_and_bad_paths_are_config_errors():
+    assert isinstance(load_matchmaker(None, None), AlphaStarMatchmaker)
+    loaded = load_matchmaker("examples.newest_snapshot_matchmaker:NewestSnapshotMatchmaker", None)
+    assert isinstance(loaded, Matchmaker)
+    with pytest.raises(ConfigError, match="cannot import module 'no_such_module'"):
+        load_matchmaker("no_such_module:X", None)
+    with pytest.raises(ConfigError, match="is not a subclass of league.Matchmaker"):
+        load_matchmaker("league.config:LeagueConfig", None)
+    with pytest.raises(ConfigError, match="matchmaking.matchmaker: expected an import path"):
+        load_config(None, {"matchmaking": {"matchmaker": "not a path"}})
+
+
+def test_self_play_can_train_only_the_learners_own_seat():
+    plan = MatchPlan((LearnerPlan(MAIN, ((MAIN,),), (1.0,)),), (1.0,), 0, 1)
+    both = MatchMapping(plan, ["player_0", "player_1"], {MAIN})
+    one = MatchMapping(plan, ["player_0", "player_1"], {MAIN}, self_play_learns_both_seats=False)
+    worker = SimpleNamespace(worker_index=0)
+    for episode_id in range(4):
+        episode = SimpleNamespace(episode_id=episode_id)
+        assert [both(a, episode, worker) for a in ("player_0", "player_1")] == [MAIN, MAIN]
+        seats = [one(a, episode, worker) for a in ("player_0", "player_1")]
+        learner_seat = episode_id % 2
+        assert seats[learner_seat] == MAIN and seats[1 - learner_seat] == mirror_id(MAIN)
