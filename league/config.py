@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from league.errors import ConfigError, UnknownGameError
-from league.types import PfspWeighting
+from league.types import PfspWeighting, Role
 
 
 class _Section(BaseModel):
@@ -151,6 +151,14 @@ class MatchmakingConfig(_Section):
     main: MainRules = Field(default_factory=MainRules)
     main_exploiter: MainExploiterRules = Field(default_factory=MainExploiterRules)
     league_exploiter: LeagueExploiterRules = Field(default_factory=LeagueExploiterRules)
+
+    def role_rules(self, role: Role) -> MainRules | MainExploiterRules | LeagueExploiterRules:
+        """The rules section of a trainable ``role``."""
+        sections = {Role.MAIN: self.main, Role.MAIN_EXPLOITER: self.main_exploiter,
+                    Role.LEAGUE_EXPLOITER: self.league_exploiter}
+        if role not in sections:
+            raise ValueError(f"role {role.value!r} does not learn and has no matchmaking rules")
+        return sections[role]
 
     @field_validator("matchmaker")
     @classmethod

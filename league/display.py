@@ -9,8 +9,7 @@ from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from league.manager import IterationReport
-from league.types import PlayerId
+from league.manager import MAIN, IterationReport
 
 _COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "main Elo", "vs {opponent}",
             "train s", "league s")
@@ -22,7 +21,7 @@ def _win_rate(report: IterationReport) -> str:
 
 
 def _main_elo(report: IterationReport) -> str:
-    rating = report.ratings.get(PlayerId("main"))
+    rating = report.ratings.get(MAIN)
     return "-" if rating is None else f"{rating.elo:.0f}"
 
 

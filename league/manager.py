@@ -243,16 +243,14 @@ class LeagueManager:
         """Apply the snapshot triggers and reset rules after ``iteration``."""
         view = self.view(iteration + 1)
         frozen, reset = [], []
-        rules = {Role.MAIN: self.config.matchmaking.main,
-                 Role.MAIN_EXPLOITER: self.config.matchmaking.main_exploiter,
-                 Role.LEAGUE_EXPLOITER: self.config.matchmaking.league_exploiter}
+        rules = self.config.matchmaking.role_rules
         for index, learner in enumerate(p for p in view.players if p.trainable):
             distribution = self.plan.for_learner(learner.player_id).opponents
             if not snapshot_due(learner, view, distribution, self.config.snapshots, iteration):
                 continue
             frozen.append(self.snapshot(learner.player_id).player_id)
             rng = np.random.default_rng([self.config.seed, iteration, index, 3])
-            if resets_after_snapshot(rules[learner.role].reset_probability, rng):
+            if resets_after_snapshot(rules(learner.role).reset_probability, rng):
                 self.reset(learner.player_id)
                 reset.append(learner.player_id)
         return frozen, reset

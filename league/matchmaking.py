@@ -237,12 +237,7 @@ class AlphaStarMatchmaker(Matchmaker):
 
     def learner_share(self, learner: PlayerView, league: LeagueView) -> float:
         """The role's configured ``share``."""
-        return float(self._rules(learner.role).share)
-
-    def _rules(self, role: Role):  # noqa: ANN202 - one of the three role sections
-        config = self.config
-        return {Role.MAIN: config.main, Role.MAIN_EXPLOITER: config.main_exploiter,  # type: ignore[union-attr]
-                Role.LEAGUE_EXPLOITER: config.league_exploiter}[role]  # type: ignore[union-attr]
+        return float(self.config.role_rules(learner.role).share)  # type: ignore[union-attr]
 
     def _main(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
         rules = self.config.main  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from typing import Any
 from jsonl import emit
 from league.config import LeagueConfig, load_config
 from league.display import report_line
-from league.manager import MAIN, LeagueManager
+from league.manager import LeagueManager
 from league.status import read_status
 
 #: The league this script trains: AlphaStar's roles with main learning from half the matches.
@@ -71,7 +71,6 @@ def main() -> None:
         "random_rank_by_elo": elo_order.index("random") + 1 if "random" in elo_order else None,
         "rated_players": len(rated), "players": len(status["players"]),
         "roster_by_elo": [(p["id"], p["role"], round(p["elo"])) for p in rated],
-        "main": MAIN,
     }
     emit(summary, args.json_out)
 
