@@ -91,6 +91,48 @@ class SnapshotConfig(_Section):
     max_iterations_per_snapshot: int = Field(
         10, ge=1, description="Freeze after this many iterations even if the threshold was not reached.",
     )
+    uri: str | None = Field(
+        None, description="Snapshot store: a folder, file:// URL or s3://bucket/prefix; unset: "
+        "<run_dir>/snapshots.",
+    )
+    endpoint_url: str | None = Field(
+        None, description="S3 API endpoint for an s3:// store (MinIO, moto); unset: AWS or AWS_ENDPOINT_URL. "
+        "Credentials and region come from the usual AWS settings.",
+    )
+    max_resident_opponents: int = Field(
+        16, ge=1, description="Most frozen players (snapshots and scripted) held as RLlib policies at "
+        "once; the rest wait in the store (RLlib's policy_map_capacity is set to match).",
+    )
+    keep_last: int | None = Field(
+        None, ge=0, description="Automatic retention: keep the newest N snapshots (plus keep_top); "
+        "unset with keep_top unset: keep every snapshot.",
+    )
+    keep_top: int | None = Field(
+        None, ge=0, description="Automatic retention: also keep the K best snapshots by Elo.",
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _supported_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            scheme = value.split("://", 1)[0] if "://" in value else ""
+            if scheme not in ("", "file", "s3"):
+                raise ValueError(f"unsupported scheme {scheme + '://'!r}: expected a folder, file:// or s3://")
+            if scheme == "s3" and not value[len("s3://"):].strip("/"):
+                raise ValueError("expected s3://bucket or s3://bucket/prefix")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @property
+    def retention(self) -> bool:
+        """Whether a retention policy (keep_last / keep_top) is set."""
+        return self.keep_last is not None or self.keep_top is not None
 
 
 class _RoleRules(_Section):
@@ -236,6 +278,11 @@ class LeagueConfig(_Section):
             raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "
                              f"{sorted(opponent)}, not {self.game!r}")
         return self
+
+    @property
+    def snapshot_uri(self) -> str:
+        """Where snapshots are stored: ``snapshots.uri``, or ``<run_dir>/snapshots``."""
+        return self.snapshots.uri or str(self.run_dir / "snapshots")
 
     @property
     def scripted_players(self) -> tuple[str, ...]:

@@ -45,3 +45,19 @@ class RegistryError(LeagueError):
 
 class LedgerUnavailable(LeagueError):
     """The Redis match ledger cannot be reached; the message names the URL."""
+
+
+class SnapshotError(LeagueError):
+    """A snapshot cannot be stored or loaded; the message names the snapshot."""
+
+
+class SnapshotNotFound(SnapshotError):
+    """No snapshot with that id is in the store."""
+
+
+class SnapshotCorrupt(SnapshotError):
+    """A stored snapshot failed verification (checksum, manifest or format); it is marked unusable."""
+
+
+class SnapshotStoreUnavailable(SnapshotError):
+    """The snapshot store (local folder or S3) cannot be reached or written; the message names the URI."""

@@ -3,15 +3,20 @@
 Each iteration (see ``docs/architecture.md``):
     1. the matchmaker gives every trainable player its opponent distribution
        from a read-only :class:`~league.matchmaking.LeagueView` (roster, ledger
-       results, ratings); the resulting :class:`~league.matchmaking.MatchPlan`
-       goes to every env runner with a policy mapping that reads it, and each
-       trainable player's mirror gets its current weights;
+       results, ratings); at most ``max_resident_opponents`` frozen players are
+       chosen for the iteration (:mod:`league.pool`), missing ones are restored
+       from the snapshot store with ``Algorithm.add_policy`` and the least
+       recently used dropped with ``Algorithm.remove_policy``; the plan,
+       restricted to resident players, goes to every env runner with a policy
+       mapping that reads it, and each trainable player's mirror gets its
+       current weights;
     2. RLlib samples and trains (only players in ``policies_to_train`` learn, and
        each only from the matches chosen for it);
     3. the runners' match records are drained and written to the ledger; ratings
        are folded forward from the ledger and stored back in it;
-    4. trainable players whose snapshot trigger fired are frozen with
-       ``Algorithm.add_policy``; exploiters may be reset to their initial weights;
+    4. trainable players whose snapshot trigger fired are frozen: their weights
+       and manifest go to the snapshot store; exploiters may be reset to their
+       initial weights; a retention policy, if set, prunes old snapshots;
     5. every ``evaluation.every`` iterations (and at the end) main plays evaluation
        games against a scripted player on a plain PettingZoo env;
     6. progress is written to the ledger.
@@ -28,7 +33,9 @@ import ray
 
 import envs
 from agents.heuristics import CHOOSERS
+from agents.models import ACTION_MASK_MODEL
 from league.config import LeagueConfig
+from league.errors import ConfigError, RunDirError, SnapshotCorrupt
 from league.evaluation import ScriptedActor, head_to_head
 from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
@@ -37,12 +44,16 @@ from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmake
 from league.payoff import Payoff
 from league.ratings import Rating, RatingBook
 from league.rllib.actors import PolicyActor
-from league.rllib.algorithm import (add_frozen_copy, build_algorithm, drain_runners, initial_state,
-                                    install_mapping, reset_player)
+from league.pool import PoolChange, ResidentPool, choose_residents, restrict_plan
+from league.retention import prunable
+from league.rllib.algorithm import (build_algorithm, current_weights, drain_runners, initial_state,
+                                    install_mapping, remove_frozen, reset_player, restore_frozen)
 from league.rllib.mapping import MatchMapping
 from league.rllib.runtime import ensure_ray
 from league.roles import initial_roster, resets_after_snapshot, snapshot_due, snapshot_id
 from league.run_dir import RunInfo, new_run_id, prepare_run_dir
+from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
+from league.snapshots.manifest import RatingAtFreeze
 from league.types import PlayerId, PlayerRecord, Role
 
 #: Policy id of the (first) main player.
@@ -70,6 +81,12 @@ class IterationReport:
         agent_steps: Agent steps each policy sampled this iteration (mirrors under their own id).
         new_snapshots: Snapshots taken after this iteration.
         resets: Players reset to their initial weights after this iteration.
+        resident: Frozen players that were RLlib policies during this iteration.
+        restored: Frozen players restored (from the store or a scripted class) before sampling.
+        restore_time_s: Seconds spent before sampling on the plan and the resident pool (restores, drops).
+        pruned: Snapshots removed by the run's retention policy after this iteration.
+        unusable: Snapshots that failed verification before this iteration and were skipped.
+        abandoned: In-flight episodes abandoned because a player in them was dropped from the pool.
     """
 
     iteration: int
@@ -88,6 +105,12 @@ class IterationReport:
     agent_steps: dict[str, int] = field(default_factory=dict)
     new_snapshots: tuple[PlayerId, ...] = ()
     resets: tuple[PlayerId, ...] = ()
+    resident: tuple[PlayerId, ...] = ()
+    restored: tuple[PlayerId, ...] = ()
+    restore_time_s: float = 0.0
+    pruned: tuple[PlayerId, ...] = ()
+    unusable: tuple[PlayerId, ...] = ()
+    abandoned: int = 0
 
 
 class LeagueManager:
@@ -114,6 +137,7 @@ class LeagueManager:
         self._owns_ray = False
         try:
             url = config.redis_url or self._embedded.url  # type: ignore[union-attr]
+            self.store: SnapshotStore = self._open_store(overwrite)
             self.run_id = new_run_id()
             self.ledger = RedisLedger(url, self.run_id)
             RunInfo(self.run_id, config.game, config.redis_url, time.time(),
@@ -121,7 +145,14 @@ class LeagueManager:
             self._owns_ray = ensure_ray(config.resources.num_cpus)
             probe = envs.make(config.game, **config.env_config)
             self.seat_agents: tuple[str, ...] = tuple(probe.possible_agents)
+            self.observation_space, self.action_space = probe.observation_space, probe.action_space
             probe.close()
+            if config.snapshots.max_resident_opponents < len(self.seat_agents) - 1:
+                raise ConfigError(
+                    f"snapshots.max_resident_opponents={config.snapshots.max_resident_opponents} is too small "
+                    f"for {config.game!r}: a match needs up to {len(self.seat_agents) - 1} frozen opponents")
+            self.pool = ResidentPool(config.snapshots.max_resident_opponents)
+            self._unusable: dict[PlayerId, str] = {}
             self.roster: list[PlayerRecord] = initial_roster(config)
             for player in self.roster:
                 self.ledger.save_player(player)
@@ -131,20 +162,32 @@ class LeagueManager:
             self.iteration = 0
             self.env_steps = 0
             self.total_episodes = 0
+            self.abandoned_episodes = 0
             self.plan = self._make_plan(1)
             self.algorithm = build_algorithm(
                 config,
                 env_name=envs.register_with_ray(config.game),
                 trainable=self.trainable,
-                scripted=[p.player_id for p in self.roster if p.role is Role.SCRIPTED],
-                observation_space=probe.observation_space,
-                action_space=probe.action_space,
+                observation_space=self.observation_space,
+                action_space=self.action_space,
                 mapping=self._mapping(self.plan),
             )
             self._initial_states = {pid: initial_state(self.algorithm, pid) for pid in self.trainable}
         except BaseException:
             self._release()
             raise
+
+    def _open_store(self, overwrite: bool) -> SnapshotStore:
+        config = self.config
+        store = open_store(config.snapshot_uri, endpoint_url=config.snapshots.endpoint_url)
+        existing = store.ids()
+        if existing and not overwrite:
+            raise RunDirError(
+                f"snapshot store {config.snapshot_uri!r} already holds {len(existing)} snapshots of another "
+                "run; pass --overwrite to delete them or choose another --snapshot-uri")
+        for snapshot in existing:
+            store.delete(snapshot)
+        return store
 
     # -- queries -------------------------------------------------------------------
 
@@ -162,6 +205,16 @@ class LeagueManager:
     def trainable(self) -> list[PlayerId]:
         """Players in ``policies_to_train``."""
         return [p.player_id for p in self.roster if p.trainable]
+
+    @property
+    def frozen(self) -> list[PlayerId]:
+        """Frozen players matchmaking may schedule (snapshots and scripted players, minus unusable ones)."""
+        return [p.player_id for p in self.roster if not p.trainable and p.player_id not in self._unusable]
+
+    @property
+    def resident(self) -> list[PlayerId]:
+        """Frozen players that are RLlib policies now, least recently used first."""
+        return self.pool.resident
 
     def ratings(self) -> dict[PlayerId, Rating]:
         """Every rated player's Elo and OpenSkill ratings (as stored in the ledger)."""
@@ -183,7 +236,7 @@ class LeagueManager:
         players = tuple(
             PlayerView(p.player_id, p.role, p.parent, p.created_iteration,
                        self._generation_start.get(p.player_id, p.created_iteration))
-            for p in self.roster
+            for p in self.roster if p.player_id not in self._unusable
         )
         return LeagueView(iteration, players, results, self._ratings.ratings(),
                           self.config.matchmaking.pfsp_prior_games)
@@ -199,15 +252,101 @@ class LeagueManager:
     # -- actions -------------------------------------------------------------------
 
     def snapshot(self, player: PlayerId = MAIN) -> PlayerRecord:
-        """Freeze ``player``'s current weights as a new snapshot player."""
+        """Freeze ``player``'s current weights as a new snapshot player, written to the snapshot store.
+
+        The snapshot is not resident until matchmaking picks it.
+        """
         version = sum(1 for p in self.roster if p.role is Role.SNAPSHOT and p.parent == player) + 1
+        while snapshot_id(player, version) in {p.player_id for p in self.roster}:
+            version += 1  # an earlier version was pruned: never reuse its id
         record = PlayerRecord(snapshot_id(player, version), Role.SNAPSHOT,
                               parent=player, created_iteration=self.iteration)
-        add_frozen_copy(self.algorithm, player, record.player_id, self.trainable)
+        rating = self._ratings.ratings().get(player)
+        training = self.config.training
+        self.store.put(SnapshotInfo(
+            player_id=record.player_id, role=record.role.value, parent=player, iteration=self.iteration,
+            env_steps=self.env_steps,
+            ratings=RatingAtFreeze(elo=rating.elo, mu=rating.mu, sigma=rating.sigma, games=rating.games)
+            if rating is not None else None,
+            game=self.config.game, run_id=self.run_id, framework="torch",
+            model_config={"custom_model": ACTION_MASK_MODEL,
+                          "custom_model_config": {"hiddens": list(training.hiddens)}},
+            observation_space=describe_space(self.observation_space),
+            action_space=describe_space(self.action_space),
+        ), current_weights(self.algorithm, player))
         self.roster.append(record)
         self.ledger.save_player(record)
         self._generation_start[player] = self.iteration
         return record
+
+    def prune(self, keep_last: int | None, keep_top: int | None) -> list[PlayerId]:
+        """Remove the snapshots ``keep_last`` / ``keep_top`` do not keep (see :mod:`league.retention`).
+
+        Each is dropped from the Algorithm if resident, from the snapshot store
+        and from the ledger's roster; its past matches stay in the ledger.
+        """
+        pruned = prunable(self.roster, self._ratings.ratings(), keep_last=keep_last, keep_top=keep_top)
+        resident = [p for p in pruned if p in self.pool]
+        self.abandoned_episodes += remove_frozen(self.algorithm, resident, self.trainable)
+        for player in pruned:
+            self.pool.discard(player)
+            self.store.delete(player)
+            self.ledger.remove_player(player)
+        gone = set(pruned)
+        self.roster = [p for p in self.roster if p.player_id not in gone]
+        if pruned:
+            self.ledger.set_resident(self.trainable + self.pool.resident)
+        return pruned
+
+    def _restore(self, player: PlayerId) -> None:
+        record = next(p for p in self.roster if p.player_id == player)
+        weights = None
+        if record.role is Role.SNAPSHOT:
+            snapshot = self.store.load(player)
+            expected = (describe_space(self.observation_space), describe_space(self.action_space))
+            if (snapshot.manifest.observation_space, snapshot.manifest.action_space) != expected:
+                reason = (f"snapshot {player!r} was frozen for other observation/action spaces than "
+                          f"{self.config.game!r} has")
+                self.store.mark_unusable(player, reason)
+                raise SnapshotCorrupt(reason)
+            weights = snapshot.weights
+        restore_frozen(self.algorithm, player, template=self.trainable[0], weights=weights,
+                       scripted=player if record.role is Role.SCRIPTED else None,
+                       observation_space=self.observation_space, trainable=self.trainable)
+
+    def _prepare(self, iteration: int) -> tuple[MatchPlan, tuple[PlayerId, ...], tuple[PlayerId, ...]]:
+        """The iteration's plan over resident players, after making its frozen players resident.
+
+        Returns the plan, the players restored and the snapshots found unusable
+        (each is marked in the store and the ledger and left out of matchmaking).
+        """
+        restored: list[PlayerId] = []
+        unusable: list[PlayerId] = []
+        abandoned = 0
+        capacity = self.config.snapshots.max_resident_opponents
+        rng = np.random.default_rng([self.config.seed, iteration, 4])
+        while True:
+            plan = self._make_plan(iteration)
+            frozen = self.frozen
+            wanted = choose_residents(plan, frozen, capacity, rng)
+            change = self.pool.change(wanted)
+            abandoned += remove_frozen(self.algorithm, change.evict, self.trainable)
+            for player in change.evict:
+                self.pool.discard(player)
+            try:
+                for player in change.restore:
+                    self._restore(player)
+                    self.pool.apply(PoolChange((), (player,)))
+                    restored.append(player)
+            except SnapshotCorrupt as e:
+                self._unusable[player] = str(e)
+                self.ledger.mark_unusable(player, str(e))
+                unusable.append(player)
+                continue  # plan again without it
+            self.pool.use(wanted)
+            self.ledger.set_resident(self.trainable + self.pool.resident)
+            self.abandoned_episodes += abandoned
+            return restrict_plan(plan, frozen, self.pool.resident), tuple(restored), tuple(unusable)
 
     def reset(self, player: PlayerId) -> None:
         """Put a trainable player back to its initial weights and optimizer state."""
@@ -259,8 +398,10 @@ class LeagueManager:
         """Run one league iteration."""
         start = time.perf_counter()
         iteration = self.iteration + 1
-        if self.plan.iteration != iteration:
-            self.plan = self._make_plan(iteration)
+        abandoned_before = self.abandoned_episodes
+        self.plan, restored, unusable = self._prepare(iteration)
+        resident = tuple(self.pool.resident)
+        restore_time = time.perf_counter() - start
         install_mapping(self.algorithm, self._mapping(self.plan), iteration)
         train_start = time.perf_counter()
         result = self.algorithm.train()
@@ -275,6 +416,9 @@ class LeagueManager:
         self.ledger.record(output.matches)
         ratings = self.update_ratings()
         new_snapshots, resets = self._freeze_and_reset(iteration)
+        pruned: list[PlayerId] = []
+        if new_snapshots and self.config.snapshots.retention:
+            pruned = self.prune(self.config.snapshots.keep_last, self.config.snapshots.keep_top)
         evaluation, evaluation_time = None, 0.0
         if self.config.evaluation.games and (
             iteration % self.config.evaluation.every == 0 or iteration == self.config.iterations
@@ -301,6 +445,12 @@ class LeagueManager:
             agent_steps=dict(output.agent_steps),
             new_snapshots=tuple(new_snapshots),
             resets=tuple(resets),
+            resident=resident,
+            restored=restored,
+            restore_time_s=restore_time,
+            pruned=tuple(pruned),
+            unusable=unusable,
+            abandoned=self.abandoned_episodes - abandoned_before,
         )
 
     def run(self, iterations: int | None = None, *,

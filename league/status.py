@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from league.ledger.embedded import EmbeddedRedis
-from league.ledger.redis_ledger import RedisLedger
-from league.run_dir import read_run_info
+from league.offline import open_ledger, run_config, snapshot_uri
 from league.types import Role
 
 
@@ -15,30 +13,28 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     """The run's roster and counts, as JSON-ready data.
 
     Keys: ``run_id``, ``game``, ``iteration``, ``env_steps``, ``episodes``,
-    ``matches``, ``snapshots``, ``players`` (each ``id``, ``role``,
+    ``matches``, ``snapshots``, ``snapshot_uri``, ``max_resident_opponents``,
+    ``resident_policies`` (how many players were RLlib policies at the last
+    iteration: trainable players plus resident frozen ones), ``resident`` (their
+    ids), ``trainable_players``, ``unusable`` (snapshot id -> why it failed
+    verification), ``players`` (each ``id``, ``role``,
     ``trainable``, ``games``, ``parent``, ``created_iteration``, ``elo``, ``mu``,
     ``sigma``; ordered by Elo, best first), ``matches_rated``, ``payoff`` (one
     entry per ordered pair that met: ``player``, ``opponent``, ``wins``,
     ``draws``, ``losses``, ``score``), ``evaluations`` and ``win_rate_vs_random``
     (the latest evaluation's score against ``random``).
     """
-    info = read_run_info(run_dir)
-    embedded = EmbeddedRedis(run_dir) if info.redis_url is None else None
-    try:
-        ledger = RedisLedger(info.redis_url or embedded.url, info.run_id)  # type: ignore[union-attr]
-        try:
-            games = ledger.games_played()
-            players = ledger.players()
-            progress = ledger.progress()
-            evaluations = ledger.evaluations()
-            matches = ledger.match_count()
-            ratings, rated = ledger.ratings()
-            payoff = ledger.payoff_counts()
-        finally:
-            ledger.close()
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    with open_ledger(run_dir) as (info, ledger):
+        games = ledger.games_played()
+        players = ledger.players()
+        progress = ledger.progress()
+        evaluations = ledger.evaluations()
+        matches = ledger.match_count()
+        ratings, rated = ledger.ratings()
+        payoff = ledger.payoff_counts()
+        resident = ledger.resident()
+        unusable = ledger.unusable()
+    config = run_config(info)
     vs_random = [c for _, opponent, c in evaluations if opponent == "random"]
     unrated = float("-inf")
     ordered = sorted(players, key=lambda p: -(ratings[p.player_id].elo if p.player_id in ratings else unrated))
@@ -48,6 +44,12 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         **progress,
         "matches": matches,
         "snapshots": sum(1 for p in players if p.role is Role.SNAPSHOT),
+        "snapshot_uri": snapshot_uri(info, run_dir),
+        "max_resident_opponents": config.snapshots.max_resident_opponents,
+        "resident_policies": len(resident),
+        "resident": resident,
+        "trainable_players": sum(1 for p in players if p.trainable),
+        "unusable": unusable,
         "players": [
             {"id": p.player_id, "role": p.role.value, "trainable": p.trainable,
              "games": games.get(p.player_id, 0), "parent": p.parent,

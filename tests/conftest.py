@@ -53,3 +53,49 @@ def tiny_config(tmp_path: Path, **overrides: object) -> LeagueConfig:
         else:
             base[key] = value
     return load_config(None, base)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3 API over HTTP on loopback: moto's server mode, for the whole session.
+
+    Yields its endpoint URL. Credentials are moto's dummies, set in the
+    environment the usual AWS way, so s3fs and boto3 find them as they would in
+    production. Buckets are made by :func:`s3_bucket`.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    saved = {k: os.environ.get(k) for k in AWS_TEST_ENV}
+    os.environ.update(AWS_TEST_ENV)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+#: Dummy AWS settings for moto (never real credentials).
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty bucket on the moto S3 server; returns its name."""
+    import re
+    import uuid
+
+    import boto3
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    bucket = f"{name}-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
+    return bucket

@@ -83,3 +83,16 @@ def test_run_then_status_json_reports_roster_and_matches(tmp_path):
     again = runner.invoke(app, ["run", str(config), "--iterations", "1", "--run-dir", str(run_dir)])
     assert again.exit_code == 2
     assert "already holds a run; pass --overwrite" in again.output
+
+
+def test_prune_without_a_rule_exits_2(tmp_path):
+    result = runner.invoke(app, ["prune", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "give --keep-last N, --keep-top K or both" in result.output
+
+
+def test_an_unsupported_snapshot_uri_exits_2_naming_the_field():
+    result = runner.invoke(app, ["run", "--snapshot-uri", "ftp://host/x"])
+    assert result.exit_code == 2
+    assert "snapshots.uri: unsupported scheme 'ftp://': expected a folder, file:// or s3://" in result.output
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from league.cli.envs_cmd import list_envs
+from league.cli.prune_cmd import prune
 from league.cli.run_cmd import run
 from league.cli.status_cmd import status
 
@@ -13,6 +14,7 @@ app = typer.Typer(help="League: AlphaStar-style league training on Ray RLlib.", 
 app.command("run")(run)
 app.command("status")(status)
 app.command("envs")(list_envs)
+app.command("prune")(prune)
 
 
 def main() -> None:

@@ -22,13 +22,20 @@ def run(
     redis_url: Annotated[Optional[str], typer.Option(help="External Redis (redis://...); default: embedded.")] = None,
     num_env_runners: Annotated[Optional[int], typer.Option(help="Remote env runners (0: sample in the driver).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Run seed.")] = None,
+    snapshot_uri: Annotated[Optional[str], typer.Option(
+        help="Snapshot store: a folder or s3://bucket/prefix (default: <run-dir>/snapshots).")] = None,
+    max_resident_opponents: Annotated[Optional[int], typer.Option(
+        help="Most frozen players held in memory at once; the rest wait in the snapshot store.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in --run-dir.")] = False,
     quiet: Annotated[bool, typer.Option(help="Plain log lines instead of the live view.")] = False,
 ) -> None:
     """Train a self-play league and record every match in the Redis ledger."""
     overrides = {"game": game, "iterations": iterations, "run_dir": run_dir,
                  "redis_url": redis_url, "seed": seed,
-                 "resources": {"num_env_runners": num_env_runners} if num_env_runners is not None else None}
+                 "resources": {"num_env_runners": num_env_runners} if num_env_runners is not None else None,
+                 "snapshots": {k: v for k, v in {"uri": snapshot_uri,
+                                                 "max_resident_opponents": max_resident_opponents}.items()
+                               if v is not None} or None}
     config = load_config(config_file, overrides)
 
     from league.display import LiveView, report_line

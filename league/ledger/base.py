@@ -93,6 +93,26 @@ class Ledger(abc.ABC):
         """The roster, in the order players joined."""
 
     @abc.abstractmethod
+    def remove_player(self, player_id: PlayerId) -> None:
+        """Take a player off the roster (a pruned snapshot); its past matches stay in the ledger."""
+
+    @abc.abstractmethod
+    def set_resident(self, player_ids: Sequence[PlayerId]) -> None:
+        """Record which players are RLlib policies right now (trainable and resident frozen)."""
+
+    @abc.abstractmethod
+    def resident(self) -> list[PlayerId]:
+        """The players last recorded by :meth:`set_resident` (empty if never)."""
+
+    @abc.abstractmethod
+    def mark_unusable(self, player_id: PlayerId, reason: str) -> None:
+        """Record that a snapshot failed verification and must not be scheduled."""
+
+    @abc.abstractmethod
+    def unusable(self) -> dict[PlayerId, str]:
+        """Players marked unusable, with the reason."""
+
+    @abc.abstractmethod
     def set_progress(self, *, iteration: int, env_steps: int, episodes: int) -> None:
         """Record how far the run got (after each completed iteration)."""
 

@@ -10,6 +10,8 @@ Keys, all under ``league:{run_id}:``:
     * ``ratings``: hash player id -> ratings (JSON), ``ratings_cursor``: matches folded in;
     * ``games``: hash player id -> matches played;
     * ``players``: hash player id -> roster entry (JSON), ``roster``: join order;
+    * ``resident``: the players that are RLlib policies now (JSON list);
+    * ``unusable``: hash snapshot id -> why it failed verification;
     * ``progress``: hash ``iteration``/``env_steps``/``episodes``;
     * ``evaluations``: list of evaluation results (JSON).
 
@@ -270,6 +272,38 @@ class RedisLedger(Ledger):
             records.append(PlayerRecord(PlayerId(data["player_id"]), Role(data["role"]),
                                         data["parent"], int(data["created_iteration"])))
         return records
+
+    def remove_player(self, player_id: PlayerId) -> None:
+        """Take a player off the roster (its matches, counters and ratings stay)."""
+        validate_id(player_id, kind="player id")
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hdel(self._key("players"), player_id)
+            pipe.lrem(self._key("roster"), 0, player_id)
+            pipe.execute()
+
+    def set_resident(self, player_ids: Sequence[PlayerId]) -> None:
+        """Record the players that are RLlib policies now."""
+        with self._guard():
+            self._client.set(self._key("resident"), json.dumps(list(player_ids)))
+
+    def resident(self) -> list[PlayerId]:
+        """The players last recorded as RLlib policies."""
+        with self._guard():
+            raw = self._client.get(self._key("resident"))
+        return [PlayerId(p) for p in json.loads(raw)] if raw else []
+
+    def mark_unusable(self, player_id: PlayerId, reason: str) -> None:
+        """Record that ``player_id`` failed verification."""
+        validate_id(player_id, kind="player id")
+        with self._guard():
+            self._client.hset(self._key("unusable"), player_id, reason)
+
+    def unusable(self) -> dict[PlayerId, str]:
+        """Players marked unusable, with the reason."""
+        with self._guard():
+            raw = self._client.hgetall(self._key("unusable"))
+        return {PlayerId(k.decode()): v.decode() for k, v in raw.items()}
 
     def set_progress(self, *, iteration: int, env_steps: int, episodes: int) -> None:
         """Record how far the run got."""

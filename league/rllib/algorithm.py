@@ -2,8 +2,9 @@
 
 Everything League does to RLlib goes through the functions here: build the
 Algorithm, install a match mapping on every env runner, refresh the mirrors
-of trainable players, add a frozen policy, reset a player to its initial
-state, drain match records, and read a policy's weights everywhere it lives.
+of trainable players, restore and remove frozen policies (the resident pool),
+reset a player to its initial state, drain match records, and read a policy's
+weights everywhere it lives.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import gymnasium as gym
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.policy.policy import Policy, PolicySpec
+from ray.rllib.policy.policy import PolicySpec
 
 from agents.models import ACTION_MASK_MODEL, register_models
 from agents.scripted import SCRIPTED_POLICIES
@@ -29,22 +30,24 @@ def build_algorithm(
     *,
     env_name: str,
     trainable: Sequence[PlayerId],
-    scripted: Sequence[PlayerId],
     observation_space: gym.Space,
     action_space: gym.Space,
     mapping: MatchMapping,
 ) -> Algorithm:
     """A PPO Algorithm on RLlib's old API stack with League's model and callbacks.
 
-    Policies at start: every trainable player (in ``policies_to_train``), a
-    mirror of each (not trained; see :mod:`league.rllib.mapping`), and every
-    scripted player.
+    Policies at start: every trainable player (in ``policies_to_train``) and a
+    mirror of each (not trained; see :mod:`league.rllib.mapping`). Frozen
+    players (snapshots, scripted players) come and go through
+    :func:`restore_frozen` and :func:`remove_frozen`; RLlib's
+    ``policy_map_capacity`` is set to hold exactly the trainable players, their
+    mirrors and ``max_resident_opponents`` frozen players, so RLlib never
+    stashes a policy in the object store on its own.
 
     Args:
         config: The run's configuration.
         env_name: The game's name as registered with Ray.
         trainable: Trainable player ids, all in ``policies_to_train``.
-        scripted: Scripted player ids (names in :data:`agents.scripted.SCRIPTED_POLICIES`).
         observation_space: Per-agent (masked dict) observation space.
         action_space: Per-agent discrete action space.
         mapping: The first iteration's match mapping.
@@ -56,8 +59,6 @@ def build_algorithm(
     for pid in trainable:
         policies[pid] = PolicySpec(None, observation_space, action_space, {})
         policies[mirror_id(pid)] = PolicySpec(None, observation_space, action_space, {})
-    for pid in scripted:
-        policies[pid] = PolicySpec(SCRIPTED_POLICIES[pid], observation_space, action_space, {})
     algo_config = (
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
@@ -84,7 +85,8 @@ def build_algorithm(
             model={"custom_model": ACTION_MASK_MODEL,
                    "custom_model_config": {"hiddens": list(training.hiddens)}},
         )
-        .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable))
+        .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable),
+                     policy_map_capacity=len(policies) + config.snapshots.max_resident_opponents)
         .callbacks(MatchRecorder)
         .resources(num_gpus=0)
         .debugging(seed=config.seed, log_level="ERROR")
@@ -147,22 +149,86 @@ def reset_player(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) ->
     algo.env_runner_group.foreach_env_runner(load, local_env_runner=False)
 
 
-def add_frozen_copy(algo: Algorithm, source: PlayerId, new_id: PlayerId,
-                    trainable: Sequence[PlayerId]) -> Policy:
-    """Freeze a copy of ``source``'s current state as policy ``new_id`` on every runner.
+def restore_frozen(algo: Algorithm, player: PlayerId, *, template: PlayerId,
+                   weights: Mapping[str, Any] | None, scripted: str | None,
+                   observation_space: gym.Space, trainable: Sequence[PlayerId]) -> None:
+    """Make frozen ``player`` an RLlib policy on the learner and every env runner.
 
-    The copy is not in ``policies_to_train``: it never learns.
+    A snapshot gets the policy class, spaces and model of ``template`` (a
+    trainable player) and ``weights``; a scripted player gets its class from
+    :data:`agents.scripted.SCRIPTED_POLICIES`. Neither is in ``policies_to_train``.
     """
-    policy = algo.get_policy(source)
-    return algo.add_policy(
-        policy_id=new_id,
-        policy_cls=type(policy),
-        policy_state=policy.get_state(),
-        observation_space=policy.observation_space.original_space
-        if hasattr(policy.observation_space, "original_space") else policy.observation_space,
-        action_space=policy.action_space,
-        policies_to_train=list(trainable),
-    )
+    source = algo.get_policy(template)
+    if scripted is not None:
+        cls, state = SCRIPTED_POLICIES[scripted], None
+    else:
+        cls = type(source)
+        state = {"weights": {k: v for k, v in (weights or {}).items()}, "global_timestep": 0}
+    algo.add_policy(policy_id=player, policy_cls=cls, policy_state=state,
+                    observation_space=observation_space, action_space=source.action_space,
+                    policies_to_train=list(trainable))
+
+
+def remove_frozen(algo: Algorithm, players: Sequence[PlayerId], trainable: Sequence[PlayerId]) -> int:
+    """Remove frozen ``players`` from the learner and every env runner; return the episodes abandoned.
+
+    Called between iterations, when no runner is sampling. Episodes still in
+    flight (``truncate_episodes`` sampling stops mid-match) keep the mapping
+    they started with, so an in-flight match against a removed player could
+    not go on: each such episode is abandoned, its sub-env reset, exactly as
+    RLlib drops a faulty episode (no match record, no RLlib episode count; the
+    moves already sampled train as a truncated fragment). Matches against
+    players that stay resident are not touched.
+
+    ``Algorithm.remove_policy`` leaves the policy's spec and observation filter
+    behind in each runner (``policy_dict``, ``filters``); over thousands of
+    snapshots those would grow without bound, so they go too.
+    """
+    gone = set(players)
+    if not gone:
+        return 0
+
+    def abandon(runner: Any) -> int:
+        sampler = getattr(runner, "sampler", None)
+        env_runner = getattr(sampler, "_env_runner_obj", None)
+        if env_runner is None:
+            return 0
+        abandoned = 0
+        for env_id, episode in list(env_runner._active_episodes.items()):
+            mapping = episode.policy_mapping_fn
+            seats = set(mapping.decision(episode.episode_id, runner.worker_index)) \
+                if isinstance(mapping, MatchMapping) else set()
+            if not (seats | set(episode._agent_to_policy.values())) & gone:
+                continue
+            del env_runner._active_episodes[env_id]
+            for policy in runner.policy_map.cache.values():
+                policy.agent_connectors.reset(env_id)
+            env_runner._base_env.try_reset(env_id)
+            abandoned += 1
+        return abandoned
+
+    abandoned = sum(algo.env_runner_group.foreach_env_runner(abandon, local_env_runner=True))
+    for player in players:
+        algo.remove_policy(player, policies_to_train=list(trainable))
+
+    def forget(runner: Any) -> None:
+        for player in players:
+            runner.policy_dict.pop(player, None)
+            runner.filters.pop(player, None)
+
+    algo.env_runner_group.foreach_env_runner(forget, local_env_runner=True)
+    return abandoned
+
+
+def resident_policies(algo: Algorithm) -> list[list[str]]:
+    """The policy ids held by the driver's runner and by each remote env runner, sorted."""
+    return algo.env_runner_group.foreach_env_runner(
+        lambda runner: sorted(runner.policy_map.keys()), local_env_runner=True)
+
+
+def current_weights(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
+    """A copy of ``player``'s weights on the learner (CPU torch returns views of live parameters)."""
+    return {k: copy.deepcopy(v) for k, v in algo.get_policy(player).get_weights().items()}
 
 
 def weights_everywhere(algo: Algorithm, policy_id: PlayerId) -> list[dict[str, Any]]:

@@ -98,3 +98,20 @@ class LedgerContract:
         assert isinstance(ratings[MAIN], Rating) and ratings[MAIN].games == 3
         assert [m.match_id for m in ledger.iter_matches(start=2)] == ["c"]
         assert ledger.get_match(MatchId("a")).learner == MAIN
+
+    def test_removing_a_player_keeps_its_history(self, ledger: Ledger):
+        ledger.save_player(PlayerRecord(MAIN, Role.MAIN))
+        ledger.save_player(PlayerRecord(SNAP, Role.SNAPSHOT, parent=MAIN, created_iteration=1))
+        ledger.record([match("m-1")])
+        ledger.remove_player(SNAP)
+        assert [p.player_id for p in ledger.players()] == [MAIN]
+        assert ledger.pair_counts(MAIN, SNAP) == PairCounts(wins=1)
+        assert ledger.match_count() == 1
+
+    def test_resident_and_unusable_players_are_recorded(self, ledger: Ledger):
+        assert ledger.resident() == [] and ledger.unusable() == {}
+        ledger.set_resident([MAIN, SNAP])
+        ledger.set_resident([MAIN])
+        assert ledger.resident() == [MAIN]
+        ledger.mark_unusable(SNAP, "checksum mismatch")
+        assert ledger.unusable() == {SNAP: "checksum mismatch"}

@@ -38,11 +38,15 @@ def test_frozen_snapshot_stays_fixed_on_driver_and_remote_runner_while_main_trai
         manager.step()
         snapshot = manager.snapshot()
         frozen = _copy(manager.algorithm.get_policy(MAIN).get_weights())
+        # Frozen into the store (verified on load); resident only once matchmaking picks it.
+        assert _same(manager.store.load(snapshot.player_id).weights, frozen)
+        assert snapshot.player_id not in manager.resident
+
+        report = manager.step()
+        assert snapshot.player_id in report.restored and snapshot.player_id in manager.resident
         copies = weights_everywhere(manager.algorithm, snapshot.player_id)
         assert len(copies) == 2  # the driver's runner and one remote env runner
         assert all(_same(c, frozen) for c in copies)
-
-        manager.step()
         manager.step()
 
         main_now = weights_everywhere(manager.algorithm, MAIN)
