@@ -7,8 +7,10 @@ Glossary:
     learner: The trainable player a match was chosen for; only its experience trains.
     mirror: A non-training copy of a trainable player, refreshed every iteration, under
         which it plays matches chosen for another learner.
-    snapshot: A frozen copy of a trainable player's weights at some iteration, added
-        to the running Algorithm with ``add_policy`` and never trained.
+    snapshot: A frozen copy of a trainable player's weights at some iteration, kept in the
+        snapshot store and never trained.
+    snapshot store: Where snapshots live (a folder or S3): safetensors weights plus a JSON
+        manifest with their sha256, verified before every load.
     match: One finished episode; every seat has a player, a return and an outcome.
     ledger: The Redis store where every match is written exactly once, with
         win/draw/loss counters per ordered pair of players.
@@ -16,7 +18,8 @@ Glossary:
     rating: Elo and OpenSkill (mu, sigma) estimates folded from every ledger match.
     PFSP: Prioritized fictitious self-play: opponents weighted by how hard they are to beat.
     matchmaker: Decides each learner's opponent distribution before an iteration.
-    resident pool: The frozen players currently loaded in the Algorithm and its env runners.
+    resident pool: The frozen players currently loaded in the Algorithm and its env runners,
+        at most ``max_resident_opponents``; the least recently used is dropped first.
 
 Where to start reading: ``league/manager.py`` (one iteration), then
 ``league/matchmaking.py``, ``league/rllib/`` (the RLlib boundary) and ``league/ledger/``.

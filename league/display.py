@@ -11,7 +11,7 @@ from rich.table import Table
 
 from league.manager import MAIN, IterationReport
 
-_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "main Elo", "vs {opponent}",
+_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "resident", "main Elo", "vs {opponent}",
             "train s", "league s")
 
 
@@ -34,6 +34,7 @@ def report_cells(report: IterationReport) -> list[str]:
     return [
         str(report.iteration), _compact(report.env_steps), f"{report.env_steps_per_s:,.0f}",
         f"{report.matches_recorded:,}", str(report.league_size),
+        f"{len(report.resident)} (+{len(report.restored)})",
         _main_elo(report), _win_rate(report), f"{report.train_time_s:.1f}",
         f"{report.league_time_s:.2f}",
     ]
@@ -47,7 +48,8 @@ def report_line(report: IterationReport) -> str:
     return (f"iteration={report.iteration} env_steps={report.env_steps} "
             f"steps_per_s={report.env_steps_per_s:.0f} episodes={report.episodes} "
             f"matches={report.matches_recorded} league_size={report.league_size} "
-            f"snapshots={report.snapshots} main_elo={_main_elo(report)} "
+            f"snapshots={report.snapshots} resident={len(report.resident)} restored={len(report.restored)} "
+            f"main_elo={_main_elo(report)} "
             f"win_rate={win_rate} eval_games={games} "
             f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}")
 
@@ -107,9 +109,11 @@ def status_table(status: dict[str, Any]) -> Group:
     """``league status``: a summary, the roster by Elo and the top of the payoff matrix."""
     summary = Table(title=f"Run {status['run_id']} ({status['game']})", show_header=False)
     for key in ("iteration", "env_steps", "matches", "matches_rated", "episodes", "snapshots",
-                "win_rate_vs_random"):
+                "snapshot_uri", "resident_policies", "win_rate_vs_random"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
+    for snapshot, reason in status.get("unusable", {}).items():
+        summary.add_row(f"unusable {snapshot}", reason)
     roster = Table(title="Roster (best Elo first)")
     for column in ("id", "role", "trainable", "Elo", "skill μ±σ", "games", "joined", "parent"):
         roster.add_column(column, justify="right" if column in ("Elo", "games") else "left")
