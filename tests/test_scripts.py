@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,3 +39,18 @@ def test_rps_script_reports_total_variation_per_iteration():
     data = _last_json([str(ROOT / "scripts" / "rps_nash.py"), "--mode", "selfplay", "--iterations", "2"])
     assert data["mode"] == "selfplay" and data["iterations"] == 2
     assert 0.0 <= data["tv_last5_mean"] <= 2 / 3
+
+
+def test_bench_pool_restore_reports_both_latencies():
+    data = _last_json([str(ROOT / "scripts" / "bench_pool.py"), "restore", "--restores", "3"])
+    assert data["benchmark"] == "pool_restore" and data["restores"] == 3
+    assert 0 < data["store_read_verify"]["p50_ms"] < data["league_restore"]["p50_ms"]
+    assert data["rllib_add_policy"]["p50_ms"] > 0 and data["weights_bytes"] > 100_000
+
+
+def test_bench_pool_memory_one_size_churns_the_pool():
+    data = _last_json([str(ROOT / "scripts" / "bench_pool.py"), "memory-one", "--snapshots", "6",
+                       "--max-resident", "2", "--iterations", "2"])
+    assert data["snapshots"] == 6 and data["restored"] >= 2
+    assert data["total_peak_rss_mib"] == pytest.approx(data["driver_peak_rss_mib"] + data["runner_peak_rss_mib"],
+                                                       abs=0.2)
