@@ -96,3 +96,14 @@ def test_an_unsupported_snapshot_uri_exits_2_naming_the_field():
     assert result.exit_code == 2
     assert "snapshots.uri: unsupported scheme 'ftp://': expected a folder, file:// or s3://" in result.output
 
+
+
+def test_an_unreachable_snapshot_store_exits_1_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    config = tmp_path / "s3.toml"
+    config.write_text('[snapshots]\nuri = "s3://league-bucket/x"\nendpoint_url = "http://127.0.0.1:1"\n')
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "error: snapshot store 's3://league-bucket/x': could not list snapshots" in result.output
+    assert "Traceback" not in result.output
