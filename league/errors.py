@@ -61,3 +61,7 @@ class SnapshotCorrupt(SnapshotError):
 
 class SnapshotStoreUnavailable(SnapshotError):
     """The snapshot store (local folder or S3) cannot be reached or written; the message names the URI."""
+
+
+class ExportCorrupt(LeagueError):
+    """An exported opponent's file does not match its checksum in ``opponent.json``; the message names the file."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -37,15 +38,17 @@ from agents.models import ACTION_MASK_MODEL
 from league.config import LeagueConfig
 from league.errors import ConfigError, RunDirError, SnapshotCorrupt
 from league.evaluation import ScriptedActor, head_to_head
+from league.export import players_store
 from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
 from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmaker, make_plan
+from league.opponents import add_exported_opponent
 from league.payoff import Payoff
-from league.ratings import Rating, RatingBook
-from league.rllib.actors import PolicyActor
 from league.pool import PoolChange, ResidentPool, choose_residents, restrict_plan
+from league.ratings import Rating, RatingBook
 from league.retention import prunable
+from league.rllib.actors import PolicyActor
 from league.rllib.algorithm import (build_algorithm, current_weights, drain_runners, initial_state,
                                     install_mapping, remove_frozen, reset_player, restore_frozen)
 from league.rllib.mapping import MatchMapping
@@ -138,6 +141,7 @@ class LeagueManager:
         try:
             url = config.redis_url or self._embedded.url  # type: ignore[union-attr]
             self.store: SnapshotStore = self._open_store(overwrite)
+            self.players_store = players_store(self.run_dir)
             self.run_id = new_run_id()
             self.ledger = RedisLedger(url, self.run_id)
             RunInfo(self.run_id, config.game, config.redis_url, time.time(),
@@ -163,6 +167,7 @@ class LeagueManager:
             self.env_steps = 0
             self.total_episodes = 0
             self.abandoned_episodes = 0
+            self._snapshot_versions: dict[PlayerId, int] = {}
             self.plan = self._make_plan(1)
             self.algorithm = build_algorithm(
                 config,
@@ -251,33 +256,44 @@ class LeagueManager:
 
     # -- actions -------------------------------------------------------------------
 
-    def snapshot(self, player: PlayerId = MAIN) -> PlayerRecord:
-        """Freeze ``player``'s current weights as a new snapshot player, written to the snapshot store.
-
-        The snapshot is not resident until matchmaking picks it.
-        """
-        version = sum(1 for p in self.roster if p.role is Role.SNAPSHOT and p.parent == player) + 1
-        while snapshot_id(player, version) in {p.player_id for p in self.roster}:
-            version += 1  # an earlier version was pruned: never reuse its id
-        record = PlayerRecord(snapshot_id(player, version), Role.SNAPSHOT,
-                              parent=player, created_iteration=self.iteration)
-        rating = self._ratings.ratings().get(player)
-        training = self.config.training
-        self.store.put(SnapshotInfo(
-            player_id=record.player_id, role=record.role.value, parent=player, iteration=self.iteration,
+    def _snapshot_info(self, player_id: PlayerId, role: Role, parent: PlayerId | None) -> SnapshotInfo:
+        rated = parent or player_id
+        rating = self._ratings.ratings().get(rated)
+        return SnapshotInfo(
+            player_id=player_id, role=role.value, parent=parent, iteration=self.iteration,
             env_steps=self.env_steps,
             ratings=RatingAtFreeze(elo=rating.elo, mu=rating.mu, sigma=rating.sigma, games=rating.games)
             if rating is not None else None,
             game=self.config.game, run_id=self.run_id, framework="torch",
             model_config={"custom_model": ACTION_MASK_MODEL,
-                          "custom_model_config": {"hiddens": list(training.hiddens)}},
+                          "custom_model_config": {"hiddens": list(self.config.training.hiddens)}},
             observation_space=describe_space(self.observation_space),
             action_space=describe_space(self.action_space),
-        ), current_weights(self.algorithm, player))
+        )
+
+    def snapshot(self, player: PlayerId = MAIN) -> PlayerRecord:
+        """Freeze ``player``'s current weights as a new snapshot player, written to the snapshot store.
+
+        The snapshot is not resident until matchmaking picks it.
+        """
+        # Versions only grow: a pruned snapshot's id is never given to a new one.
+        version = self._snapshot_versions.get(player, 0) + 1
+        self._snapshot_versions[player] = version
+        record = PlayerRecord(snapshot_id(player, version), Role.SNAPSHOT,
+                              parent=player, created_iteration=self.iteration)
+        self.store.put(self._snapshot_info(record.player_id, Role.SNAPSHOT, player),
+                       current_weights(self.algorithm, player))
         self.roster.append(record)
         self.ledger.save_player(record)
         self._generation_start[player] = self.iteration
         return record
+
+    def save_players(self) -> None:
+        """Write every trainable player's current weights to ``<run_dir>/players`` (for ``league export``)."""
+        for player in self.roster:
+            if player.trainable:
+                self.players_store.put(self._snapshot_info(player.player_id, player.role, None),
+                                       current_weights(self.algorithm, player.player_id))
 
     def prune(self, keep_last: int | None, keep_top: int | None) -> list[PlayerId]:
         """Remove the snapshots ``keep_last`` / ``keep_top`` do not keep (see :mod:`league.retention`).
@@ -298,11 +314,28 @@ class LeagueManager:
             self.ledger.set_resident(self.trainable + self.pool.resident)
         return pruned
 
+    def add_opponent(self, out: str | Path, player_id: str | None = None) -> PlayerRecord:
+        """Add an exported agent (``league export``) as a frozen, rated member of this league."""
+        record = add_exported_opponent(
+            Path(out), store=self.store, ledger=self.ledger, game=self.config.game, run_id=self.run_id,
+            observation_space=self.observation_space, action_space=self.action_space,
+            iteration=self.iteration, env_steps=self.env_steps, player_id=player_id)
+        self.roster.append(record)
+        return record
+
+    def _adopt_new_players(self) -> None:
+        """Take in frozen players added to the ledger from outside (``league add-opponent``)."""
+        known = {p.player_id for p in self.roster}
+        for record in self.ledger.players():
+            if record.player_id not in known and record.role is Role.SNAPSHOT:
+                self.roster.append(record)
+
     def _restore(self, player: PlayerId) -> None:
         record = next(p for p in self.roster if p.player_id == player)
-        weights = None
+        weights, model_config = None, None
         if record.role is Role.SNAPSHOT:
             snapshot = self.store.load(player)
+            model_config = snapshot.manifest.model_config_
             expected = (describe_space(self.observation_space), describe_space(self.action_space))
             if (snapshot.manifest.observation_space, snapshot.manifest.action_space) != expected:
                 reason = (f"snapshot {player!r} was frozen for other observation/action spaces than "
@@ -311,7 +344,7 @@ class LeagueManager:
                 raise SnapshotCorrupt(reason)
             weights = snapshot.weights
         restore_frozen(self.algorithm, player, template=self.trainable[0], weights=weights,
-                       scripted=player if record.role is Role.SCRIPTED else None,
+                       model_config=model_config, scripted=player if record.role is Role.SCRIPTED else None,
                        observation_space=self.observation_space, trainable=self.trainable)
 
     def _prepare(self, iteration: int) -> tuple[MatchPlan, tuple[PlayerId, ...], tuple[PlayerId, ...]]:
@@ -325,6 +358,7 @@ class LeagueManager:
         abandoned = 0
         capacity = self.config.snapshots.max_resident_opponents
         rng = np.random.default_rng([self.config.seed, iteration, 4])
+        self._adopt_new_players()
         while True:
             plan = self._make_plan(iteration)
             frozen = self.frozen
@@ -416,6 +450,7 @@ class LeagueManager:
         self.ledger.record(output.matches)
         ratings = self.update_ratings()
         new_snapshots, resets = self._freeze_and_reset(iteration)
+        self.save_players()
         pruned: list[PlayerId] = []
         if new_snapshots and self.config.snapshots.retention:
             pruned = self.prune(self.config.snapshots.keep_last, self.config.snapshots.keep_top)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from league.cli.add_opponent_cmd import add_opponent
 from league.cli.envs_cmd import list_envs
+from league.cli.eval_cmd import evaluate
+from league.cli.export_cmd import export
+from league.cli.play_cmd import play
 from league.cli.prune_cmd import prune
 from league.cli.run_cmd import run
 from league.cli.status_cmd import status
@@ -15,6 +19,10 @@ app.command("run")(run)
 app.command("status")(status)
 app.command("envs")(list_envs)
 app.command("prune")(prune)
+app.command("export")(export)
+app.command("eval")(evaluate)
+app.command("play")(play)
+app.command("add-opponent")(add_opponent)
 
 
 def main() -> None:

@@ -151,12 +151,14 @@ def reset_player(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) ->
 
 def restore_frozen(algo: Algorithm, player: PlayerId, *, template: PlayerId,
                    weights: Mapping[str, Any] | None, scripted: str | None,
-                   observation_space: gym.Space, trainable: Sequence[PlayerId]) -> None:
+                   observation_space: gym.Space, trainable: Sequence[PlayerId],
+                   model_config: Mapping[str, Any] | None = None) -> None:
     """Make frozen ``player`` an RLlib policy on the learner and every env runner.
 
-    A snapshot gets the policy class, spaces and model of ``template`` (a
-    trainable player) and ``weights``; a scripted player gets its class from
-    :data:`agents.scripted.SCRIPTED_POLICIES`. Neither is in ``policies_to_train``.
+    A snapshot gets the policy class and spaces of ``template`` (a trainable
+    player), its own ``model_config`` (RLlib model dict; an outside opponent may
+    have another network size) and ``weights``; a scripted player gets its class
+    from :data:`agents.scripted.SCRIPTED_POLICIES`. Neither is in ``policies_to_train``.
     """
     source = algo.get_policy(template)
     if scripted is not None:
@@ -166,6 +168,7 @@ def restore_frozen(algo: Algorithm, player: PlayerId, *, template: PlayerId,
         state = {"weights": {k: v for k, v in (weights or {}).items()}, "global_timestep": 0}
     algo.add_policy(policy_id=player, policy_cls=cls, policy_state=state,
                     observation_space=observation_space, action_space=source.action_space,
+                    config={"model": dict(model_config)} if model_config and scripted is None else None,
                     policies_to_train=list(trainable))
 
 

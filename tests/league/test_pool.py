@@ -7,8 +7,8 @@ import pytest
 
 from league.matchmaking import LearnerPlan, MatchPlan
 from league.pool import ResidentPool, appearance_mass, choose_residents, restrict_plan
-from league.retention import prunable
 from league.ratings import Rating
+from league.retention import prunable
 from league.types import PlayerId, PlayerRecord, Role
 
 MAIN, EXP = PlayerId("main"), PlayerId("main_exploiter")

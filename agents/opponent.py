@@ -1,0 +1,217 @@
+"""Exported opponents: load a folder written by ``league export`` and play it anywhere.
+
+Never imports Ray. The folder's ``opponent.json`` lists the sha256 of every
+file; all of them are verified before anything is loaded, and a mismatch names
+the file. The model is run with TorchScript when torch is importable, else
+with onnxruntime on the ONNX model (or as ``backend`` says).
+
+Both model files take one input, ``obs``: the observation encoded as in
+training (float32; one-hot for a ``Discrete`` observation) and the action mask,
+flattened and concatenated in the order ``opponent.json`` gives under
+``model_input.layout`` (RLlib's Dict flattening). They return masked logits:
+illegal actions get probability 0.
+
+Example:
+    >>> from pettingzoo.classic import connect_four_v3  # doctest: +SKIP
+    >>> bot = load_opponent("exports/main")              # doctest: +SKIP
+    >>> env = connect_four_v3.env(); env.reset(seed=0)   # doctest: +SKIP
+    >>> obs, *_ = env.last()                             # doctest: +SKIP
+    >>> env.step(bot.act(obs["observation"], obs["action_mask"]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from league.errors import ExportCorrupt, UsageError
+
+#: The manifest of an exported opponent.
+OPPONENT_FILE = "opponent.json"
+#: Model files inside an export folder, by backend.
+MODEL_FILES = {"torchscript": "torchscript/model.pt", "onnx": "onnx/model.onnx"}
+#: Format version of ``opponent.json``.
+OPPONENT_FORMAT = 1
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_export(folder: Path) -> dict[str, Any]:
+    """Read ``opponent.json`` and check every file it lists against its sha256.
+
+    Raises:
+        ExportCorrupt: naming the file that is missing, unlisted-but-required, or altered.
+    """
+    folder = Path(folder)
+    manifest_path = folder / OPPONENT_FILE
+    try:
+        info = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{str(folder)!r} is not an exported opponent: {OPPONENT_FILE} not found "
+                         "(make one with `league export`)") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ExportCorrupt(f"{manifest_path}: not valid JSON ({e})") from e
+    if not isinstance(info, dict) or info.get("format") != OPPONENT_FORMAT or not isinstance(info.get("files"), dict):
+        raise ExportCorrupt(f"{manifest_path}: expected an opponent manifest with format {OPPONENT_FORMAT} "
+                            "and a 'files' table")
+    for name, expected in sorted(info["files"].items()):
+        path = (folder / name).resolve()
+        if folder.resolve() not in path.parents:
+            raise ExportCorrupt(f"{manifest_path}: file entry {name!r} points outside the export folder")
+        if not path.is_file():
+            raise ExportCorrupt(f"{folder / name}: listed in {OPPONENT_FILE} but missing")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ExportCorrupt(f"{folder / name}: sha256 {actual} does not match {expected} in "
+                                f"{OPPONENT_FILE}; the file was altered")
+    return info
+
+
+def flatten_input(observations: np.ndarray, action_masks: np.ndarray, layout: Sequence[Sequence[Any]],
+                  one_hot: int = 0) -> np.ndarray:
+    """The model input for a batch: encoded observations and masks, flattened in ``layout`` order."""
+    batch = len(observations)
+    if one_hot:
+        encoded = np.zeros((batch, one_hot), dtype=np.float32)
+        encoded[np.arange(batch), np.asarray(observations, dtype=np.int64).reshape(batch)] = 1.0
+    else:
+        encoded = np.asarray(observations, dtype=np.float32).reshape(batch, -1)
+    parts = {"observation": encoded, "action_mask": np.asarray(action_masks, dtype=np.float32).reshape(batch, -1)}
+    return np.concatenate([parts[key] for key, _ in layout], axis=1).astype(np.float32)
+
+
+def _softmax_masked(logits: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True)) * (np.asarray(masks) > 0)
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class Opponent:
+    """An exported League player that picks moves from PettingZoo observations.
+
+    Attributes:
+        info: The verified ``opponent.json``.
+        backend: ``torchscript`` or ``onnx``.
+        num_actions: Size of the action space.
+    """
+
+    def __init__(self, info: dict[str, Any], run: Any, backend: str) -> None:
+        self.info = info
+        self.backend = backend
+        self._run = run
+        model_input = info["model_input"]
+        self._layout = model_input["layout"]
+        self._one_hot = int(model_input.get("one_hot", 0))
+        self.num_actions = int(info["action_space"]["n"])
+
+    @property
+    def player_id(self) -> str:
+        """The exported player's id in its league."""
+        return str(self.info["player_id"])
+
+    @property
+    def game(self) -> str:
+        """The registered game the opponent plays."""
+        return str(self.info["game"])
+
+    def action_probs_batch(self, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """Probabilities over all actions for a batch (rows sum to 1, zero on illegal actions)."""
+        observations = np.asarray(observations)
+        masks = np.asarray(action_masks, dtype=np.float32).reshape(len(observations), self.num_actions)
+        if not (masks > 0).any(axis=1).all():
+            raise ValueError("no legal action: an action mask is all zeros")
+        logits = self._run(flatten_input(observations, masks, self._layout, self._one_hot))
+        return _softmax_masked(logits, masks)
+
+    def action_probs(self, observation: Any, action_mask: Any = None) -> np.ndarray:
+        """Probability of every action (zero on illegal ones) for one observation.
+
+        Args:
+            observation: The game's own PettingZoo observation for this agent
+                (Connect Four: the ``(6, 7, 2)`` array; rock-paper-scissors: the integer).
+            action_mask: The legal-action mask (None: every action is legal).
+        """
+        mask = np.ones(self.num_actions, dtype=np.float32) if action_mask is None else action_mask
+        return self.action_probs_batch(np.asarray(observation)[None], np.asarray(mask)[None])[0]
+
+    def act(self, observation: Any, action_mask: Any = None, *, explore: bool = False,
+            rng: np.random.Generator | None = None) -> int:
+        """A move: the most probable legal action, or a sample when ``explore`` (with ``rng``)."""
+        probs = self.action_probs(observation, action_mask)
+        if not explore:
+            return int(probs.argmax())
+        return int((rng or np.random.default_rng()).choice(len(probs), p=probs))
+
+    def act_batch(self, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """Greedy moves for a batch (the evaluation loops' actor interface)."""
+        return self.action_probs_batch(observations, action_masks).argmax(axis=1)
+
+
+def _torchscript_runner(path: Path) -> Any:
+    import torch
+
+    module = torch.jit.load(str(path), map_location="cpu")
+    module.eval()
+
+    def run(flat: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return module(torch.from_numpy(flat)).numpy()
+    return run
+
+
+def _onnx_runner(path: Path) -> Any:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    def run(flat: np.ndarray) -> np.ndarray:
+        feeds = {"obs": flat}
+        if "state_ins" in names:  # RLlib's export adds a dummy recurrent-state input
+            feeds["state_ins"] = np.zeros(len(flat), dtype=np.float32)
+        return session.run(["output"], feeds)[0]
+    return run
+
+
+def load_opponent(path: str | Path, *, backend: str = "auto") -> Opponent:
+    """Load an exported opponent after verifying every file's checksum.
+
+    Args:
+        path: A folder written by ``league export``.
+        backend: ``auto`` (TorchScript if torch is importable, else ONNX),
+            ``torchscript`` or ``onnx``.
+
+    Raises:
+        UsageError: if ``path`` is not an export or lacks the requested model.
+        ExportCorrupt: naming the file whose checksum does not match.
+    """
+    folder = Path(path)
+    info = verify_export(folder)
+    available = [b for b, name in MODEL_FILES.items() if name in info["files"]]
+    if backend == "auto":
+        has_torch = importlib.util.find_spec("torch") is not None
+        order = ["torchscript", "onnx"] if has_torch else ["onnx"]
+        choices = [b for b in order if b in available]
+        if not choices:
+            raise UsageError(f"{str(folder)!r} has no model this Python can run (has {available}; "
+                             f"torch {'is' if has_torch else 'is not'} installed)")
+        backend = choices[0]
+    if backend not in MODEL_FILES:
+        raise UsageError(f"unknown backend {backend!r}: expected auto, torchscript or onnx")
+    if backend not in available:
+        raise UsageError(f"{str(folder)!r} has no {backend} model (exported formats: {available})")
+    model_path = folder / MODEL_FILES[backend]
+    run = _torchscript_runner(model_path) if backend == "torchscript" else _onnx_runner(model_path)
+    return Opponent(info, run, backend)

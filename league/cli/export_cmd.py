@@ -1,0 +1,39 @@
+"""``league export``: write a player of a run as files that load and play outside the league."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from league.cli.errors import reports_errors
+
+
+class ExportFormat(str, enum.Enum):
+    """What ``league export`` writes."""
+
+    ALL = "all"
+    RLLIB = "rllib"
+    TORCHSCRIPT = "torchscript"
+    ONNX = "onnx"
+
+
+@reports_errors
+def export(
+    player_id: Annotated[str, typer.Argument(help="A trainable player or snapshot of the run.")],
+    run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the export to.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="Which model formats to write.")] = ExportFormat.ALL,
+    opset: Annotated[int, typer.Option(min=7, help="ONNX opset version.")] = 17,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+) -> None:
+    """Export a player: RLlib checkpoint, TorchScript and ONNX models, weights and opponent.json."""
+    from league.export import export_player
+
+    formats = ("rllib", "torchscript", "onnx") if format is ExportFormat.ALL else (format.value,)
+    info = export_player(run_dir, player_id, out, formats=formats, opset=opset, overwrite=overwrite)
+    Console().print(f"exported {info['player_id']!r} ({info['role']}, iteration {info['iteration']}, "
+                    f"{info['game']}) to {out}: {', '.join(sorted(info['files']))}")

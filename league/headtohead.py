@@ -1,0 +1,203 @@
+"""``league eval``: head-to-head games between any two players, one game at a time.
+
+A player is an exported folder, ``RUN_DIR:PLAYER_ID`` (a player of a run,
+exported on the fly), or a built-in scripted player (``random``, ``heuristic``).
+
+Every game is reproducible on its own, so a plain PettingZoo loop can replay
+it: game ``k`` resets the env with seed ``seed + k``; A sits in seat
+``k % num_seats``; the side that needs randomness (a scripted player, or an
+exported one with ``explore``) draws from ``np.random.default_rng([seed, k, side])``
+with side 0 for A and 1 for B. Exported players play greedily by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Protocol
+
+import numpy as np
+
+from agents.heuristics import CHOOSERS, Chooser
+from agents.opponent import OPPONENT_FILE, Opponent, load_opponent
+from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
+from envs.registry import get_spec
+from league.errors import UsageError
+from league.ledger.base import PairCounts
+from league.stats import wilson_interval
+
+
+class Player(Protocol):
+    """Anything that picks one move from a PettingZoo observation."""
+
+    name: str
+    game: str | None
+
+    def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
+        """The action to play."""
+        ...
+
+
+@dataclass
+class ScriptedPlayer:
+    """A built-in scripted player (a chooser from :mod:`agents.heuristics`)."""
+
+    name: str
+    chooser: Chooser
+    games: frozenset[str] | None
+
+    @property
+    def game(self) -> str | None:
+        """None: plays any game (``random``); else the one game it knows."""
+        return next(iter(self.games)) if self.games is not None and len(self.games) == 1 else None
+
+    def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
+        """The chooser's move."""
+        return self.chooser(np.asarray(observation), action_mask, rng)
+
+
+@dataclass
+class ExportedPlayer:
+    """An exported opponent (greedy, or sampling with ``explore``)."""
+
+    name: str
+    opponent: Opponent
+    explore: bool = False
+
+    @property
+    def game(self) -> str:
+        """The game it was trained on."""
+        return self.opponent.game
+
+    def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
+        """The opponent's move."""
+        return self.opponent.act(observation, action_mask, explore=self.explore, rng=rng)
+
+
+@contextlib.contextmanager
+def resolve_player(spec: str, *, explore: bool = False) -> Iterator[Player]:
+    """The player ``spec`` names: an export folder, ``RUN_DIR:PLAYER_ID``, ``random`` or ``heuristic``.
+
+    Raises:
+        UsageError: naming the spec and the accepted forms.
+    """
+    if spec in CHOOSERS:
+        chooser, games = CHOOSERS[spec]
+        yield ScriptedPlayer(spec, chooser, frozenset(games) if games is not None else None)
+        return
+    path = Path(spec)
+    if path.is_dir() and (path / OPPONENT_FILE).is_file():
+        yield ExportedPlayer(spec, load_opponent(path), explore)
+        return
+    run_dir, sep, player_id = spec.rpartition(":")
+    if sep and run_dir and Path(run_dir, "run.json").is_file():
+        from league.export import export_player
+
+        if player_id in CHOOSERS:
+            with resolve_player(player_id, explore=explore) as builtin:
+                yield builtin
+            return
+        with tempfile.TemporaryDirectory(prefix="league-eval-") as tmp:
+            export_player(Path(run_dir), player_id, Path(tmp) / "export", formats=("torchscript",))
+            yield ExportedPlayer(spec, load_opponent(Path(tmp) / "export"), explore)
+        return
+    raise UsageError(f"cannot find player {spec!r}: expected an export folder (with {OPPONENT_FILE}), "
+                     f"RUN_DIR:PLAYER_ID, or one of {sorted(CHOOSERS)}")
+
+
+def _mask(raw: Any, num_actions: int) -> tuple[Any, np.ndarray]:
+    if isinstance(raw, Mapping) and ACTION_MASK_KEY in raw:
+        return raw[OBSERVATION_KEY], np.asarray(raw[ACTION_MASK_KEY], dtype=np.float32)
+    return raw, np.ones(num_actions, dtype=np.float32)
+
+
+def play_one(game: str, a: Player, b: Player, *, index: int, seed: int,
+             env_config: Mapping[str, Any] | None = None) -> tuple[float, float]:
+    """Game ``index`` of a head-to-head: (A's return, B's return)."""
+    spec = get_spec(game)
+    env = spec.make_raw(**dict(env_config or {}))
+    seats = list(env.possible_agents)
+    owner = {agent: 0 if seat == index % len(seats) else 1 for seat, agent in enumerate(seats)}
+    players = (a, b)
+    rngs = (np.random.default_rng([seed, index, 0]), np.random.default_rng([seed, index, 1]))
+    totals = [0.0, 0.0]
+    if spec.turn_based:
+        env.reset(seed=seed + index)
+        for agent in env.agent_iter():
+            raw, reward, terminated, truncated, _ = env.last()
+            totals[owner[agent]] += float(reward)
+            if terminated or truncated:
+                env.step(None)
+                continue
+            observation, mask = _mask(raw, int(env.action_space(agent).n))
+            side = owner[agent]
+            env.step(players[side].move(observation, mask, rngs[side]))
+    else:
+        observations, _ = env.reset(seed=seed + index)
+        while env.agents:
+            actions = {}
+            for agent in env.agents:
+                observation, mask = _mask(observations[agent], int(env.action_space(agent).n))
+                side = owner[agent]
+                actions[agent] = players[side].move(observation, mask, rngs[side])
+            observations, rewards, _, _, _ = env.step(actions)
+            for agent, reward in rewards.items():
+                totals[owner[agent]] += float(reward)
+    env.close()
+    return totals[0], totals[1]
+
+
+@dataclass(frozen=True)
+class HeadToHead:
+    """The result of ``league eval``, from A's side."""
+
+    a: str
+    b: str
+    game: str
+    counts: PairCounts
+    seed: int
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """95% Wilson interval of A's score."""
+        return wilson_interval(self.counts.score or 0.0, self.counts.games)
+
+    def to_json(self) -> dict[str, Any]:
+        """``wins``, ``draws``, ``losses``, ``score``, ``ci95`` (A's side) plus who, what and the seed."""
+        return {"a": self.a, "b": self.b, "game": self.game, "games": self.counts.games,
+                "wins": self.counts.wins, "draws": self.counts.draws, "losses": self.counts.losses,
+                "score": self.counts.score, "ci95": list(self.ci95), "seed": self.seed}
+
+
+def pick_game(a: Player, b: Player, game: str | None) -> str:
+    """The game both players can play (``--game`` is needed only when neither says)."""
+    known = {p.game for p in (a, b) if p.game is not None}
+    if game is not None:
+        known.add(game)
+    if len(known) > 1:
+        raise UsageError(f"{a.name!r} and {b.name!r} do not play the same game: {sorted(known)}")
+    if not known:
+        raise UsageError(f"{a.name!r} and {b.name!r} play any game: pass --game")
+    chosen = known.pop()
+    get_spec(chosen)
+    for player in (a, b):
+        if isinstance(player, ScriptedPlayer) and player.games is not None and chosen not in player.games:
+            raise UsageError(f"{player.name!r} plays only {sorted(player.games)}, not {chosen!r}")
+    return chosen
+
+
+def head_to_head(a: Player, b: Player, *, games: int, seed: int = 0, game: str | None = None,
+                 env_config: Mapping[str, Any] | None = None, progress: Any = None) -> HeadToHead:
+    """Play ``games`` games of A against B with seats alternating; count A's wins, draws and losses."""
+    chosen = pick_game(a, b, game)
+    wins = draws = losses = 0
+    for index in range(games):
+        mine, theirs = play_one(chosen, a, b, index=index, seed=seed, env_config=env_config)
+        wins += mine > theirs
+        draws += mine == theirs
+        losses += mine < theirs
+        if progress is not None:
+            progress(index + 1)
+    return HeadToHead(a.name, b.name, chosen, PairCounts(wins, draws, losses), seed)

@@ -1,0 +1,154 @@
+"""``league play``: a person plays an exported agent in the terminal.
+
+The board is drawn after every move (Connect Four, tic-tac-toe; for
+rock-paper-scissors each round's moves), moves are typed, and anything that
+is not a legal move is refused with the list of legal ones, then asked again.
+The person's marks are ``X``, the agent's ``O``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from rich.console import Console
+
+from agents.opponent import Opponent
+from envs.registry import get_spec
+
+#: Reads one line of input after printing a prompt (``input`` by default).
+Reader = Callable[[str], str]
+
+
+def _cells(board: list[int], human: int) -> Callable[[int], str]:
+    def cell(index: int) -> str:
+        value = board[index]
+        return "." if value == 0 else "X" if value == human + 1 else "O"
+    return cell
+
+
+def render_connect_four(env: Any, human: int) -> str:
+    """The 6x7 board, row 0 at the top, columns numbered 1-7."""
+    cell = _cells(list(env.unwrapped.board), human)
+    rows = [" ".join(cell(r * 7 + c) for c in range(7)) for r in range(6)]
+    return "\n".join(rows + ["1 2 3 4 5 6 7"])
+
+
+def render_tictactoe(env: Any, human: int) -> str:
+    """The 3x3 board; an empty square shows the number that plays it."""
+    squares = list(env.unwrapped.board.squares)
+    cell = _cells(squares, human)
+
+    def show(action: int) -> str:
+        return str(action + 1) if squares[action] == 0 else cell(action)
+    # PettingZoo numbers the squares column by column: action = 3 * column + row.
+    return "\n".join(" ".join(show(3 * c + r) for c in range(3)) for r in range(3))
+
+
+#: Per game: draws the board, and turns what the person typed into an action (None: not understood).
+RENDERERS: dict[str, Callable[[Any, int], str]] = {
+    "connect_four": render_connect_four,
+    "tictactoe": render_tictactoe,
+}
+RPS_MOVES = ("rock", "paper", "scissors")
+
+
+def parse_move(game: str, text: str) -> int | None:
+    """The action a typed move names, or None if it names none.
+
+    Connect Four takes a column 1-7, tic-tac-toe a square 1-9, rock-paper-scissors
+    ``rock``/``paper``/``scissors`` (or ``r``/``p``/``s``, or 1-3).
+
+    Example:
+        >>> parse_move("connect_four", " 4 "), parse_move("rps", "Paper"), parse_move("tictactoe", "x")
+        (3, 1, None)
+    """
+    word = text.strip().lower()
+    if game == "rps":
+        for index, name in enumerate(RPS_MOVES):
+            if word in (name, name[0], str(index + 1)):
+                return index
+        return None
+    try:
+        return int(word) - 1
+    except ValueError:
+        return None
+
+
+def _legal_names(game: str, mask: np.ndarray) -> str:
+    legal = np.flatnonzero(mask > 0)
+    if game == "rps":
+        return ", ".join(RPS_MOVES[a] for a in legal)
+    return ", ".join(str(a + 1) for a in legal)
+
+
+def _ask(game: str, mask: np.ndarray, read: Reader, console: Console) -> int:
+    while True:
+        text = read("your move: ")
+        action = parse_move(game, text)
+        if action is not None and 0 <= action < len(mask) and mask[action] > 0:
+            return action
+        problem = "not a move" if action is None else "not a legal move"
+        console.print(f"{text.strip()!r} is {problem}; legal moves: {_legal_names(game, mask)}", markup=False)
+
+
+def choose_seat(read: Reader, console: Console, seats: int) -> int:
+    """Ask which seat the person takes (1 = moves first) until the answer is one."""
+    while True:
+        text = read(f"play first or second? [1-{seats}]: ").strip()
+        if text.isdigit() and 1 <= int(text) <= seats:
+            return int(text) - 1
+        console.print(f"{text!r} is not a seat; type a number from 1 to {seats}", markup=False)
+
+
+def play_game(opponent: Opponent, *, seat: int | None = None, read: Reader = input,
+              console: Console | None = None, seed: int = 0) -> tuple[float, float]:
+    """One game between a person (reading moves with ``read``) and ``opponent``; (person's, agent's) return."""
+    console = console or Console()
+    game = opponent.game
+    spec = get_spec(game)
+    env = spec.make_raw(**opponent.info.get("env_config", {}))
+    seats = list(env.possible_agents)
+    human = choose_seat(read, console, len(seats)) if seat is None else seat
+    human_agent = seats[human]
+    console.print(f"You are {human_agent} (X); League's {opponent.player_id} is O.", markup=False)
+    totals = {"you": 0.0, "agent": 0.0}
+    if spec.turn_based:
+        render = RENDERERS.get(game)
+        env.reset(seed=seed)
+        for agent in env.agent_iter():
+            raw, reward, terminated, truncated, _ = env.last()
+            totals["you" if agent == human_agent else "agent"] += float(reward)
+            if terminated or truncated:
+                env.step(None)
+                continue
+            mask = np.asarray(raw["action_mask"], dtype=np.float32)
+            if agent == human_agent:
+                if render is not None:
+                    console.print(render(env, human), highlight=False)
+                action = _ask(game, mask, read, console)
+            else:
+                action = opponent.act(raw["observation"], mask)
+                console.print(f"League plays {action + 1}")
+            env.step(action)
+        if render is not None:
+            console.print(render(env, human), highlight=False)
+    else:
+        observations, _ = env.reset(seed=seed)
+        while env.agents:
+            actions = {}
+            for agent in env.agents:
+                mask = np.ones(int(env.action_space(agent).n), dtype=np.float32)
+                actions[agent] = (_ask(game, mask, read, console) if agent == human_agent
+                                  else opponent.act(observations[agent], mask))
+            other = next(a for a in actions if a != human_agent)
+            observations, rewards, _, _, _ = env.step(actions)
+            totals["you"] += float(rewards[human_agent])
+            totals["agent"] += float(rewards[other])
+            names = RPS_MOVES if game == "rps" else tuple(str(i + 1) for i in range(env.action_space(other).n))
+            console.print(f"you: {names[actions[human_agent]]}, League: {names[actions[other]]} "
+                          f"(score {totals['you']:+g} : {totals['agent']:+g})")
+    env.close()
+    you, agent = totals["you"], totals["agent"]
+    console.print("You win!" if you > agent else "League wins." if agent > you else "Draw.")
+    return you, agent
