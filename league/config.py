@@ -215,6 +215,10 @@ class RatingsConfig(_Section):
 
     elo_initial: float = Field(1200.0, description="Elo of a new player.")
     elo_k: float = Field(16.0, gt=0, description="Elo K-factor (points moved by one surprising result).")
+    anchor_games: int = Field(
+        20, ge=0, description="Rated games each new snapshot plays against every scripted player when it "
+        "is frozen (never trained on). Fixed players anchor the scale: without them, players that only "
+        "ever meet one opponent (exploiter snapshots) drift on their own Elo island.")
 
 
 class EvaluationConfig(_Section):

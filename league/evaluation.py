@@ -58,6 +58,16 @@ def _act(actors: Sequence[Actor], requests: list[tuple[int, int, str, dict]]) ->
     return chosen
 
 
+@dataclass(frozen=True)
+class GameResult:
+    """One game of A against B: each side's return, A's seat and the moves played."""
+
+    a: float
+    b: float
+    a_seat: int
+    length: int
+
+
 def play_games(
     game: str,
     actor_a: Actor,
@@ -66,29 +76,30 @@ def play_games(
     games: int,
     seed: int,
     env_config: Mapping[str, Any] | None = None,
-) -> list[tuple[float, float]]:
-    """Play ``games`` games of A against B; return (A's return, B's return) per game."""
+) -> list[GameResult]:
+    """Play ``games`` games of A against B (A in seat ``k % num_seats`` in game ``k``)."""
     spec = get_spec(game)
     envs = [spec.make_raw(**dict(env_config or {})) for _ in range(games)]
     actors = (actor_a, actor_b)
     returns = [dict.fromkeys(env.possible_agents, 0.0) for env in envs]
+    lengths = [0] * games
     owner = [
         {agent: 0 if seat == k % len(env.possible_agents) else 1 for seat, agent in enumerate(env.possible_agents)}
         for k, env in enumerate(envs)
     ]
     if spec.turn_based:
-        _play_turn_based(envs, actors, owner, returns, seed)
+        _play_turn_based(envs, actors, owner, returns, lengths, seed)
     else:
-        _play_simultaneous(envs, actors, owner, returns, seed)
+        _play_simultaneous(envs, actors, owner, returns, lengths, seed)
     results = []
-    for k in range(games):
+    for k, env in enumerate(envs):
         a = sum(r for agent, r in returns[k].items() if owner[k][agent] == 0)
         b = sum(r for agent, r in returns[k].items() if owner[k][agent] == 1)
-        results.append((a, b))
+        results.append(GameResult(a, b, k % len(env.possible_agents), lengths[k]))
     return results
 
 
-def _play_turn_based(envs, actors, owner, returns, seed) -> None:
+def _play_turn_based(envs, actors, owner, returns, lengths, seed) -> None:
     encode = _encoder(envs[0])
     for k, env in enumerate(envs):
         env.reset(seed=seed + k)
@@ -110,9 +121,10 @@ def _play_turn_based(envs, actors, owner, returns, seed) -> None:
                 active.discard(k)
         for (k, agent), action in _act(actors, requests).items():
             envs[k].step(action)
+            lengths[k] += 1
 
 
-def _play_simultaneous(envs, actors, owner, returns, seed) -> None:
+def _play_simultaneous(envs, actors, owner, returns, lengths, seed) -> None:
     encode = _encoder(envs[0])
     observations = {k: env.reset(seed=seed + k)[0] for k, env in enumerate(envs)}
     active = set(range(len(envs)))
@@ -122,6 +134,7 @@ def _play_simultaneous(envs, actors, owner, returns, seed) -> None:
         for k in sorted(active):
             env = envs[k]
             obs, rewards, terms, truncs, _ = env.step({a: chosen[(k, a)] for a in env.agents})
+            lengths[k] += 1
             observations[k] = obs
             for agent, reward in rewards.items():
                 returns[k][agent] += float(reward)
@@ -140,8 +153,8 @@ def head_to_head(
 ) -> PairCounts:
     """Wins, draws and losses of A against B over ``games`` games with seats alternating."""
     wins = draws = losses = 0
-    for a, b in play_games(game, actor_a, actor_b, games=games, seed=seed, env_config=env_config):
-        wins += a > b
-        draws += a == b
-        losses += a < b
+    for result in play_games(game, actor_a, actor_b, games=games, seed=seed, env_config=env_config):
+        wins += result.a > result.b
+        draws += result.a == result.b
+        losses += result.a < result.b
     return PairCounts(wins=wins, draws=draws, losses=losses)

@@ -17,6 +17,8 @@ Each iteration (see ``docs/architecture.md``):
     4. trainable players whose snapshot trigger fired are frozen: their weights
        and manifest go to the snapshot store; exploiters may be reset to their
        initial weights; a retention policy, if set, prunes old snapshots;
+       each new snapshot plays ``ratings.anchor_games`` rated games against every
+       scripted player (fixed anchors of the rating scale; no learner);
     5. every ``evaluation.every`` iterations (and at the end) main plays evaluation
        games against a scripted player on a plain PettingZoo env;
     6. progress is written to the ledger.
@@ -37,7 +39,7 @@ from agents.heuristics import CHOOSERS
 from agents.models import ACTION_MASK_MODEL
 from league.config import LeagueConfig
 from league.errors import ConfigError, RunDirError, SnapshotCorrupt
-from league.evaluation import ScriptedActor, head_to_head
+from league.evaluation import ScriptedActor, head_to_head, play_games
 from league.export import players_store
 from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
@@ -57,7 +59,7 @@ from league.roles import initial_roster, resets_after_snapshot, snapshot_due, sn
 from league.run_dir import RunInfo, new_run_id, prepare_run_dir
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
 from league.snapshots.manifest import RatingAtFreeze
-from league.types import PlayerId, PlayerRecord, Role
+from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
 
 #: Policy id of the (first) main player.
 MAIN = PlayerId("main")
@@ -90,6 +92,7 @@ class IterationReport:
         pruned: Snapshots removed by the run's retention policy after this iteration.
         unusable: Snapshots that failed verification before this iteration and were skipped.
         abandoned: In-flight episodes abandoned because a player in them was dropped from the pool.
+        anchor_matches: Rated games new snapshots played against scripted players after this iteration.
     """
 
     iteration: int
@@ -114,6 +117,7 @@ class IterationReport:
     pruned: tuple[PlayerId, ...] = ()
     unusable: tuple[PlayerId, ...] = ()
     abandoned: int = 0
+    anchor_matches: int = 0
 
 
 class LeagueManager:
@@ -167,6 +171,7 @@ class LeagueManager:
             self.env_steps = 0
             self.total_episodes = 0
             self.abandoned_episodes = 0
+            self.anchor_matches = 0
             self._snapshot_versions: dict[PlayerId, int] = {}
             self.plan = self._make_plan(1)
             self.algorithm = build_algorithm(
@@ -421,12 +426,43 @@ class LeagueManager:
             distribution = self.plan.for_learner(learner.player_id).opponents
             if not snapshot_due(learner, view, distribution, self.config.snapshots, iteration):
                 continue
-            frozen.append(self.snapshot(learner.player_id).player_id)
+            record = self.snapshot(learner.player_id)
+            frozen.append(record.player_id)
+            self._anchor(record, learner.player_id, iteration)
             rng = np.random.default_rng([self.config.seed, iteration, index, 3])
             if resets_after_snapshot(rules(learner.role).reset_probability, rng):
                 self.reset(learner.player_id)
                 reset.append(learner.player_id)
         return frozen, reset
+
+    def _anchor(self, snapshot: PlayerRecord, source: PlayerId, iteration: int) -> int:
+        """Rated games of a new snapshot (still ``source``'s weights) against every scripted player.
+
+        Recorded as ledger matches with no learner; returns how many.
+        """
+        games = self.config.ratings.anchor_games
+        scripted = [p.player_id for p in self.roster if p.role is Role.SCRIPTED and p.player_id not in self._unusable]
+        if not games or not scripted:
+            return 0
+        policy = self.algorithm.get_policy(source)
+        records = []
+        for index, opponent in enumerate(scripted):
+            rng = np.random.default_rng([self.config.seed, iteration, index, 5])
+            actor = PolicyActor(policy, explore=True, rng=rng)
+            chooser = ScriptedActor(CHOOSERS[opponent][0], np.random.default_rng([self.config.seed, iteration, index, 6]))
+            results = play_games(self.config.game, actor, chooser, games=games, seed=int(rng.integers(2**31)),
+                                 env_config=self.config.env_config)
+            for k, game in enumerate(results):
+                seats = [PlayerId(opponent)] * len(self.seat_agents)
+                seats[game.a_seat] = snapshot.player_id
+                returns = [game.b] * len(self.seat_agents)
+                returns[game.a_seat] = game.a
+                records.append(MatchRecord(MatchId(f"anchor-{snapshot.player_id}-{opponent}-{k}"), tuple(seats),
+                                           tuple(returns), game.length, time.time(), 0.0, iteration=iteration,
+                                           learner=None))
+        added = self.ledger.record(records)
+        self.anchor_matches += added
+        return added
 
     def step(self) -> IterationReport:
         """Run one league iteration."""
@@ -449,7 +485,10 @@ class LeagueManager:
         output = drain_runners(self.algorithm)
         self.ledger.record(output.matches)
         ratings = self.update_ratings()
+        anchors_before = self.anchor_matches
         new_snapshots, resets = self._freeze_and_reset(iteration)
+        if self.anchor_matches > anchors_before:
+            ratings = self.update_ratings()
         self.save_players()
         pruned: list[PlayerId] = []
         if new_snapshots and self.config.snapshots.retention:
@@ -461,7 +500,8 @@ class LeagueManager:
             eval_start = time.perf_counter()
             evaluation = self.evaluate()
             evaluation_time = time.perf_counter() - eval_start
-        self.ledger.set_progress(iteration=iteration, env_steps=self.env_steps, episodes=self.total_episodes)
+        self.ledger.set_progress(iteration=iteration, env_steps=self.env_steps, episodes=self.total_episodes,
+                                 anchor_matches=self.anchor_matches)
         elapsed = time.perf_counter() - start
         return IterationReport(
             iteration=iteration,
@@ -486,6 +526,7 @@ class LeagueManager:
             pruned=tuple(pruned),
             unusable=unusable,
             abandoned=self.abandoned_episodes - abandoned_before,
+            anchor_matches=self.anchor_matches - anchors_before,
         )
 
     def run(self, iterations: int | None = None, *,

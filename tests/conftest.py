@@ -46,6 +46,7 @@ def tiny_config(tmp_path: Path, **overrides: object) -> LeagueConfig:
         "resources": {"num_envs_per_env_runner": 4},
         "evaluation": {"games": 20, "every": 1},
         "snapshots": {"max_iterations_per_snapshot": 1},
+        "ratings": {"anchor_games": 4},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

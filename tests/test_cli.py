@@ -60,7 +60,9 @@ def test_run_then_status_json_reports_roster_and_matches(tmp_path):
     data = json.loads(status.output)
     assert data["iteration"] == 2
     assert data["snapshots"] == 6  # three trainable players frozen after each iteration
-    assert data["matches"] == data["episodes"] == data["matches_rated"] > 0
+    # Matches = RLlib episodes + the anchor games of each snapshot against the scripted players.
+    assert data["anchor_matches"] > 0
+    assert data["matches"] == data["episodes"] + data["anchor_matches"] == data["matches_rated"]
     players = {p["id"]: p for p in data["players"]}
     assert {pid: (p["role"], p["trainable"]) for pid, p in players.items()
             if pid in ("main", "main_exploiter", "league_exploiter", "random", "main_v1")} == {

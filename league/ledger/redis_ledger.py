@@ -305,17 +305,19 @@ class RedisLedger(Ledger):
             raw = self._client.hgetall(self._key("unusable"))
         return {PlayerId(k.decode()): v.decode() for k, v in raw.items()}
 
-    def set_progress(self, *, iteration: int, env_steps: int, episodes: int) -> None:
+    def set_progress(self, *, iteration: int, env_steps: int, episodes: int,
+                     anchor_matches: int = 0) -> None:
         """Record how far the run got."""
         with self._guard():
             self._client.hset(self._key("progress"), mapping={
-                "iteration": iteration, "env_steps": env_steps, "episodes": episodes})
+                "iteration": iteration, "env_steps": env_steps, "episodes": episodes,
+                "anchor_matches": anchor_matches})
 
     def progress(self) -> dict[str, int]:
-        """``iteration``, ``env_steps`` and ``episodes`` as last recorded."""
+        """``iteration``, ``env_steps``, ``episodes`` and ``anchor_matches`` as last recorded."""
         with self._guard():
             raw = self._client.hgetall(self._key("progress"))
-        return {k: int(raw.get(k.encode(), 0)) for k in ("iteration", "env_steps", "episodes")}
+        return {k: int(raw.get(k.encode(), 0)) for k in ("iteration", "env_steps", "episodes", "anchor_matches")}
 
     def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:
         """Store one evaluation result."""

@@ -61,9 +61,9 @@ class LedgerContract:
         ledger.save_player(PlayerRecord(SNAP, Role.SNAPSHOT, parent=MAIN, created_iteration=5))
         assert ledger.players() == [PlayerRecord(MAIN, Role.MAIN),
                                     PlayerRecord(SNAP, Role.SNAPSHOT, MAIN, 5)]
-        assert ledger.progress() == {"iteration": 0, "env_steps": 0, "episodes": 0}
-        ledger.set_progress(iteration=3, env_steps=1200, episodes=40)
-        assert ledger.progress() == {"iteration": 3, "env_steps": 1200, "episodes": 40}
+        assert ledger.progress() == {"iteration": 0, "env_steps": 0, "episodes": 0, "anchor_matches": 0}
+        ledger.set_progress(iteration=3, env_steps=1200, episodes=40, anchor_matches=8)
+        assert ledger.progress() == {"iteration": 3, "env_steps": 1200, "episodes": 40, "anchor_matches": 8}
 
     def test_evaluations_are_kept_in_order(self, ledger: Ledger):
         ledger.add_evaluation(1, "random", PairCounts(wins=3, losses=1))

@@ -63,7 +63,7 @@ def test_a_full_league_records_every_episode_rates_it_and_grows_by_role(tmp_path
         reports = league.run()
         assert [r.iteration for r in reports] == [1, 2, 3]
         assert league.total_episodes == sum(r.episodes for r in reports) > 0
-        assert league.ledger.match_count() == league.total_episodes
+        assert league.ledger.match_count() == league.total_episodes + league.anchor_matches
 
         trainable = ["main", "main_exploiter", "league_exploiter"]
         assert league.trainable == trainable
@@ -80,8 +80,13 @@ def test_a_full_league_records_every_episode_rates_it_and_grows_by_role(tmp_path
         assert all(EXPLOITER in r.resets and MAIN not in r.resets for r in reports)
 
         matches = list(league.ledger.iter_matches())
-        assert all(m.learner in trainable and m.learner in m.seats for m in matches)
-        assert {m.learner for m in matches} == set(trainable)
+        trained = [m for m in matches if m.learner is not None]
+        assert all(m.learner in trainable and m.learner in m.seats for m in trained)
+        assert {m.learner for m in trained} == set(trainable)
+        # Every snapshot played anchor_games rated games against each scripted player, with no learner.
+        anchors = [m for m in matches if m.learner is None]
+        assert len(anchors) == league.anchor_matches == 9 * 2 * config.ratings.anchor_games
+        assert all(m.match_id.startswith("anchor-") and {"random", "heuristic"} & set(m.seats) for m in anchors)
         # Payoff and ratings are derived from the ledger and agree with a recomputation from its matches.
         assert dict(league.payoff().counts) == payoff_from_matches(matches)
         stored = league.ratings()
