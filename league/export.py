@@ -120,7 +120,7 @@ def export_player(run_dir: Path, player_id: str, out: Path, *, formats: tuple[st
         "model_input": {"name": "obs", "layout": input_layout(observation_space),
                         "one_hot": int(inner.n) if isinstance(inner, gym.spaces.Discrete) else 0,
                         "output": "masked logits"},
-        "formats": [f for f in formats],
+        "formats": list(formats),
         "onnx_opset": opset if "onnx" in formats else None,
         "files": {str(p.relative_to(out)): sha256_file(p) for p in files},
     }

@@ -47,7 +47,7 @@ from league.ledger.redis_ledger import RedisLedger
 from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmaker, make_plan
 from league.opponents import add_exported_opponent
 from league.payoff import Payoff
-from league.pool import PoolChange, ResidentPool, choose_residents, restrict_plan
+from league.pool import ResidentPool, choose_residents, restrict_plan
 from league.ratings import Rating, RatingBook
 from league.retention import prunable
 from league.rllib.actors import PolicyActor
@@ -375,7 +375,7 @@ class LeagueManager:
             try:
                 for player in change.restore:
                     self._restore(player)
-                    self.pool.apply(PoolChange((), (player,)))
+                    self.pool.add(player)
                     restored.append(player)
             except SnapshotCorrupt as e:
                 self._unusable[player] = str(e)

@@ -80,8 +80,13 @@ def choose_residents(plan: MatchPlan, frozen: Collection[PlayerId], capacity: in
     return tuple(chosen)
 
 
+def _loaded(lineup: Sequence[PlayerId], frozen: Collection[PlayerId], resident: Collection[PlayerId]) -> bool:
+    """Whether every frozen player of ``lineup`` is resident (trainable players always are)."""
+    return all(p not in frozen or p in resident for p in lineup)
+
+
 def _playable(learner: LearnerPlan, frozen: set[PlayerId], resident: Collection[PlayerId]) -> bool:
-    return any(all(p not in frozen or p in resident for p in lineup) for lineup in learner.lineups)
+    return any(_loaded(lineup, frozen, resident) for lineup in learner.lineups)
 
 
 def restrict_plan(plan: MatchPlan, frozen: Collection[PlayerId], resident: Collection[PlayerId]) -> MatchPlan:
@@ -97,7 +102,7 @@ def restrict_plan(plan: MatchPlan, frozen: Collection[PlayerId], resident: Colle
     learners, shares = [], []
     for share, learner in zip(plan.shares, plan.learners):
         kept = [(lineup, p) for lineup, p in zip(learner.lineups, learner.probabilities)
-                if all(q not in frozen or q in resident for q in lineup)]
+                if _loaded(lineup, frozen, resident)]
         total = sum(p for _, p in kept)
         if not kept or total <= 0:
             continue
@@ -176,6 +181,10 @@ class ResidentPool:
             self._lru.pop(player, None)
         for player in change.restore:
             self._lru[player] = None
+
+    def add(self, player: PlayerId) -> None:
+        """Record that ``player`` was restored (it becomes the most recently used)."""
+        self._lru[player] = None
 
     def use(self, players: Iterable[PlayerId]) -> None:
         """Mark ``players`` most recently used (they are in this iteration's plan)."""

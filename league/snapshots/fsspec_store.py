@@ -197,7 +197,7 @@ class FsspecSnapshotStore(SnapshotStore):
 
     def load(self, snapshot_id: PlayerId) -> Snapshot:
         """Read ``snapshot_id``, verify its size and sha256, then decode its weights."""
-        reason = self.unusable().get(snapshot_id)
+        reason = self._mark(snapshot_id)
         if reason is not None:
             raise SnapshotCorrupt(f"snapshot {snapshot_id!r} is marked unusable: {reason}")
         try:
@@ -235,18 +235,26 @@ class FsspecSnapshotStore(SnapshotStore):
             self._write(self._path(snapshot_id, UNUSABLE_FILE), [data])
             self._invalidate()
 
+    def _mark(self, snapshot_id: str) -> str | None:
+        """The reason in ``snapshot_id``'s ``UNUSABLE.json``, or None if it has none (one object read)."""
+        try:
+            raw = self._read(snapshot_id, UNUSABLE_FILE)
+        except SnapshotNotFound:
+            return None
+        try:
+            return str(json.loads(raw).get("reason", ""))
+        except (ValueError, AttributeError):
+            return "unusable mark is not valid JSON"
+
     def unusable(self) -> dict[PlayerId, str]:
         """Snapshots with an ``UNUSABLE.json``, and its reason."""
         self._invalidate()
         with self._guard("list unusable snapshots"):
             paths = self._fs.glob(f"{self._root}/*/{UNUSABLE_FILE}")
-            marks = {}
-            for path in paths:
-                snapshot_id = PlayerId(path.rstrip("/").split("/")[-2])
-                try:
-                    marks[snapshot_id] = str(json.loads(self._fs.cat_file(path)).get("reason", ""))
-                except (ValueError, AttributeError):
-                    marks[snapshot_id] = "unusable mark is not valid JSON"
+        marks = {}
+        for path in paths:
+            snapshot_id = PlayerId(path.rstrip("/").split("/")[-2])
+            marks[snapshot_id] = self._mark(snapshot_id) or ""
         return marks
 
     def delete(self, snapshot_id: PlayerId) -> None:

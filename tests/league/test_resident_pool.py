@@ -15,6 +15,7 @@ from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
+MAIN_ONLY = {"main_exploiters": 0, "league_exploiters": 0, "scripted": []}
 TICTACTOE = {"game": "tictactoe", "evaluation": {"games": 0},
              "training": {"train_batch_size": 300, "minibatch_size": 64, "num_epochs": 1}}
 
@@ -53,8 +54,7 @@ def test_at_most_max_resident_frozen_policies_live_on_every_runner(tmp_path):
 
 
 def test_a_corrupted_snapshot_is_skipped_marked_unusable_and_the_run_goes_on(tmp_path):
-    config = tiny_config(tmp_path, iterations=3, roster={"main_exploiters": 0, "league_exploiters": 0,
-                                                         "scripted": []},
+    config = tiny_config(tmp_path, iterations=3, roster=MAIN_ONLY,
                          snapshots={"max_iterations_per_snapshot": 100, "max_resident_opponents": 2}, **TICTACTOE)
     with LeagueManager(config) as manager:
         manager.step()
@@ -72,8 +72,7 @@ def test_a_corrupted_snapshot_is_skipped_marked_unusable_and_the_run_goes_on(tmp
 
 
 def test_prune_removes_snapshots_from_the_store_the_ledger_and_the_algorithm(tmp_path):
-    config = tiny_config(tmp_path, iterations=4, roster={"main_exploiters": 0, "league_exploiters": 0,
-                                                         "scripted": []},
+    config = tiny_config(tmp_path, iterations=4, roster=MAIN_ONLY,
                          snapshots={"max_iterations_per_snapshot": 1, "max_resident_opponents": 4}, **TICTACTOE)
     with LeagueManager(config) as manager:
         manager.run()
@@ -92,8 +91,7 @@ def test_prune_removes_snapshots_from_the_store_the_ledger_and_the_algorithm(tmp
 
 
 def test_a_retention_policy_prunes_automatically(tmp_path):
-    config = tiny_config(tmp_path, iterations=4, roster={"main_exploiters": 0, "league_exploiters": 0,
-                                                         "scripted": []},
+    config = tiny_config(tmp_path, iterations=4, roster=MAIN_ONLY,
                          snapshots={"max_iterations_per_snapshot": 1, "keep_last": 2}, **TICTACTOE)
     with LeagueManager(config) as manager:
         reports = manager.run()

@@ -70,7 +70,7 @@ class TestS3Store(SnapshotStoreContract):
 
     def test_an_interrupted_upload_is_aborted_on_the_server(self, store, s3_server, s3_bucket,
                                                           interrupt_upload, upload_rows):
-        with pytest.raises(Exception):
+        with pytest.raises(SnapshotStoreUnavailable, match="interrupted mid-upload"):
             store.put(info(), weights(4, size=upload_rows), progress=interrupt_upload)
         client = boto3.client("s3", endpoint_url=s3_server)
         assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
