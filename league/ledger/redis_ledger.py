@@ -12,26 +12,33 @@ Keys, all under ``league:{run_id}:``:
     * ``players``: hash player id -> roster entry (JSON), ``roster``: join order;
     * ``resident``: the players that are RLlib policies now (JSON list);
     * ``unusable``: hash snapshot id -> why it failed verification;
-    * ``progress``: hash ``iteration``/``env_steps``/``episodes``;
-    * ``evaluations``: list of evaluation results (JSON).
+    * ``progress``: hash of the run's counters (:data:`~league.ledger.base.PROGRESS_FIELDS`);
+    * ``evaluations``: hash ``{iteration}|{opponent}`` -> evaluation result (JSON).
 
 One Lua script stores a match and moves its counters atomically, and only if
-the match id was new, so a retried or replayed write never double counts.
+the match id was new, so a retried or replayed write never double counts;
+another takes the newest match back out (a resumed run rolls the ledger back
+to its checkpoint). Every call is retried with exponential backoff while the
+server is unreachable (a restart, a network blip), up to ``retry_timeout_s``;
+the caller's records stay in memory meanwhile, and because every write is
+idempotent a retried write that had in fact landed changes nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
+import time
 from dataclasses import asdict
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from league.errors import LedgerUnavailable
-from league.ledger.base import Ledger, PairCounts
+from league.faults import kill_point
+from league.ledger.base import PROGRESS_FIELDS, Ledger, PairCounts, check_progress_fields
 from league.ratings import Rating
 from league.types import MatchId, MatchRecord, Outcome, PlayerId, PlayerRecord, Role, RunId, validate_id
 
@@ -59,6 +66,33 @@ if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('RPUSH', KEYS[2], ARGV[1])
 end
 """
+
+# The undo of _RECORD_SCRIPT for the newest match: only if KEYS[2]'s last id is ARGV[2].
+# ARGV[1] the key prefix of pair hashes; the rest as in _RECORD_SCRIPT.
+_TRUNCATE_SCRIPT = """
+if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2] then
+  return 0
+end
+if redis.call('DEL', KEYS[1]) == 1 then
+  for i = 4, #KEYS do
+    if redis.call('HINCRBY', KEYS[i], ARGV[i], -1) <= 0 then
+      redis.call('HDEL', KEYS[i], ARGV[i])
+    end
+  end
+  for pair in string.gmatch(ARGV[3], '%S+') do
+    if redis.call('EXISTS', ARGV[1] .. pair) == 0 then
+      redis.call('SREM', KEYS[3], pair)
+    end
+  end
+end
+redis.call('RPOP', KEYS[2])
+return 1
+"""
+
+_RETRYABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.NoScriptError)
+
+T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 _OUTCOME_FIELD = {Outcome.WIN: "win", Outcome.DRAW: "draw", Outcome.LOSS: "loss"}
 
@@ -116,24 +150,45 @@ class RedisLedger(Ledger):
     Args:
         url: ``redis://``, ``rediss://`` or ``unix://`` URL.
         run_id: Namespace of the run's keys.
+        retry_timeout_s: How long one call keeps retrying, with exponential
+            backoff, while the server is unreachable before it gives up with
+            :class:`~league.errors.LedgerUnavailable`.
+        write_batch: Matches per pipeline when recording.
+
+    Attributes:
+        retries: Calls retried after a lost connection since this object was made.
     """
 
-    def __init__(self, url: str, run_id: RunId) -> None:
+    def __init__(self, url: str, run_id: RunId, *, retry_timeout_s: float = 120.0,
+                 write_batch: int = 1000) -> None:
         self.url = url
         self.run_id = RunId(validate_id(run_id, kind="run id"))
+        self.retry_timeout_s = retry_timeout_s
+        self.write_batch = write_batch
+        self.retries = 0
         self._prefix = f"league:{self.run_id}:"
         self._client = connect(url)
         self._record = self._client.register_script(_RECORD_SCRIPT)
+        self._truncate = self._client.register_script(_TRUNCATE_SCRIPT)
         self._save_player = self._client.register_script(_SAVE_PLAYER_SCRIPT)
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except (redis.ConnectionError, redis.TimeoutError) as e:
-            raise LedgerUnavailable(
-                f"lost the Redis ledger at {self.url!r} ({e}); is the server still running?"
-            ) from e
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        """``fn()``, retried with exponential backoff (0.1 s doubling to 5 s) while Redis is unreachable."""
+        deadline = time.monotonic() + self.retry_timeout_s
+        delay = 0.1
+        while True:
+            try:
+                return fn()
+            except _RETRYABLE as e:
+                if time.monotonic() + delay > deadline:
+                    raise LedgerUnavailable(
+                        f"lost the Redis ledger at {self.url!r} while trying to {action} and it did not come "
+                        f"back within {self.retry_timeout_s:g} s ({e}); is the server still running?"
+                    ) from e
+                self.retries += 1
+                _log.warning("Redis ledger unreachable (%s); retrying %s in %.1f s", e, action, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
@@ -141,67 +196,104 @@ class RedisLedger(Ledger):
     def _pair_key(self, player: str, opponent: str) -> str:
         return self._key("pair", f"{player}|{opponent}")
 
+    def _match_updates(self, match: MatchRecord) -> tuple[list[str], list[str]]:
+        """The keys and arguments of :data:`_RECORD_SCRIPT` (and its undo) for ``match``."""
+        keys = [self._key("match", match.match_id), self._key("matches"), self._key("pairs")]
+        fields = [match_to_json(match, self.run_id), match.match_id, ""]
+        pairs = []
+        window = self._key("window", str(match.iteration))
+        for i, player in enumerate(match.seats):
+            for j, opponent in enumerate(match.seats):
+                if i != j:
+                    outcome = _OUTCOME_FIELD[match.outcomes[i]]
+                    pairs.append(f"{player}|{opponent}")
+                    keys += [self._pair_key(player, opponent), window]
+                    fields += [outcome, f"{player}|{opponent}|{outcome}"]
+        fields[2] = " ".join(dict.fromkeys(pairs))
+        for player in dict.fromkeys(match.seats):
+            keys.append(self._key("games"))
+            fields.append(player)
+        return keys, fields
+
     def record(self, matches: Sequence[MatchRecord]) -> int:
-        """Store matches idempotently in one pipeline; return how many were new."""
-        if not matches:
-            return 0
-        with self._guard():
-            pipe = self._client.pipeline(transaction=False)
-            for match in matches:
-                keys = [self._key("match", match.match_id), self._key("matches"), self._key("pairs")]
-                fields = [match_to_json(match, self.run_id), match.match_id, ""]
-                pairs = []
-                window = self._key("window", str(match.iteration))
-                for i, player in enumerate(match.seats):
-                    for j, opponent in enumerate(match.seats):
-                        if i != j:
-                            outcome = _OUTCOME_FIELD[match.outcomes[i]]
-                            pairs.append(f"{player}|{opponent}")
-                            keys += [self._pair_key(player, opponent), window]
-                            fields += [outcome, f"{player}|{opponent}|{outcome}"]
-                fields[2] = " ".join(dict.fromkeys(pairs))
-                for player in dict.fromkeys(match.seats):
-                    keys.append(self._key("games"))
-                    fields.append(player)
-                self._record(keys=keys, args=fields, client=pipe)
-            return int(sum(pipe.execute()))
+        """Store matches idempotently, ``write_batch`` to a pipeline; return how many were new."""
+        added = 0
+        for start in range(0, len(matches), self.write_batch):
+            chunk = matches[start:start + self.write_batch]
+            updates = [self._match_updates(match) for match in chunk]
+
+            def write() -> int:
+                pipe = self._client.pipeline(transaction=False)
+                for keys, fields in updates:
+                    self._record(keys=keys, args=fields, client=pipe)
+                return int(sum(pipe.execute()))
+
+            added += self._call("record matches", write)
+            if start + self.write_batch < len(matches):
+                kill_point("ledger_write", chunk[0].iteration)
+        return added
+
+    def truncate(self, position: int) -> int:
+        """Take back every match after the first ``position`` (newest first), with its counters.
+
+        Each match goes in one atomic script that checks it is still the newest,
+        so an interrupted truncation simply runs again.
+        """
+        removed = 0
+        while True:
+            def newest() -> list[bytes]:
+                return self._client.lrange(self._key("matches"), max(position, 0), -1)
+
+            ids = self._call("list matches", newest)
+            if not ids:
+                return removed
+            raws = self._call("read matches", lambda: self._client.mget([self._key("match", i.decode()) for i in ids]))
+            for match_id, raw in zip(reversed(ids), reversed(raws)):
+                if raw is None:  # a match key without its record cannot be written by _RECORD_SCRIPT
+                    raise LedgerUnavailable(f"ledger {self.run_id!r} lists match {match_id.decode()!r} "
+                                            "but holds no record of it")
+                keys, fields = self._match_updates(match_from_json(raw))
+                fields[0] = self._key("pair", "")
+                removed += int(self._call("take back a match",
+                                          lambda: self._truncate(keys=keys, args=fields)))
 
     def match_count(self) -> int:
         """Number of distinct matches stored."""
-        with self._guard():
-            return int(self._client.llen(self._key("matches")))
+        return int(self._call("count matches", lambda: self._client.llen(self._key("matches"))))
 
     def get_match(self, match_id: MatchId) -> MatchRecord | None:
         """The stored record of ``match_id``, or None."""
-        with self._guard():
-            raw = self._client.get(self._key("match", match_id))
+        raw = self._call("read a match", lambda: self._client.get(self._key("match", match_id)))
         return None if raw is None else match_from_json(raw)
 
     def iter_matches(self, start: int = 0, batch: int = 1000) -> Iterable[MatchRecord]:
         """Every stored match from position ``start`` on, oldest first, fetched in batches."""
         while True:
-            with self._guard():
+            def fetch() -> list[bytes]:
                 ids = self._client.lrange(self._key("matches"), start, start + batch - 1)
-                if not ids:
-                    return
-                raws = self._client.mget([self._key("match", i.decode()) for i in ids])
+                return self._client.mget([self._key("match", i.decode()) for i in ids]) if ids else []
+
+            raws = self._call("read matches", fetch)
+            if not raws:
+                return
             for raw in raws:
                 yield match_from_json(raw)
             start += batch
 
     def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
         """Counters of ``player``'s matches against ``opponent``."""
-        with self._guard():
-            return _counts(self._client.hgetall(self._pair_key(player, opponent)))
+        return _counts(self._call("read a pair", lambda: self._client.hgetall(self._pair_key(player, opponent))))
 
     def payoff_counts(self) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
         """Counters of every ordered pair of players that met."""
-        with self._guard():
+        def read() -> tuple[list[str], list[Mapping[bytes, bytes]]]:
             pairs = sorted(p.decode() for p in self._client.smembers(self._key("pairs")))
             pipe = self._client.pipeline(transaction=False)
             for pair in pairs:
                 pipe.hgetall(self._key("pair", pair))
-            raws = pipe.execute()
+            return pairs, pipe.execute()
+
+        pairs, raws = self._call("read the payoff", read)
         out = {}
         for pair, raw in zip(pairs, raws):
             player, opponent = pair.split("|")
@@ -213,13 +305,15 @@ class RedisLedger(Ledger):
         """Counters of ``players`` over the matches of iterations ``first..last``."""
         wanted = set(players)
         iterations = range(max(first_iteration, 0), last_iteration + 1)
-        with self._guard():
+
+        def read() -> list[Mapping[bytes, bytes]]:
             pipe = self._client.pipeline(transaction=False)
             for iteration in iterations:
                 pipe.hgetall(self._key("window", str(iteration)))
-            raws = pipe.execute()
+            return pipe.execute()
+
         totals: dict[tuple[PlayerId, PlayerId], dict[str, int]] = {}
-        for raw in raws:
+        for raw in self._call("read results by iteration", read):
             for name, value in raw.items():
                 player, opponent, outcome = name.decode().split("|")
                 if player in wanted:
@@ -230,42 +324,47 @@ class RedisLedger(Ledger):
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, in one transaction."""
-        with self._guard():
+        def write() -> None:
             pipe = self._client.pipeline(transaction=True)
+            pipe.delete(self._key("ratings"))
             if ratings:
                 pipe.hset(self._key("ratings"), mapping={p: json.dumps(asdict(r)) for p, r in ratings.items()})
             pipe.set(self._key("ratings_cursor"), matches_rated)
             pipe.execute()
 
+        self._call("save ratings", write)
+
     def ratings(self) -> tuple[dict[PlayerId, Rating], int]:
         """Stored ratings and the number of ledger matches they fold in."""
-        with self._guard():
+        def read() -> list:
             pipe = self._client.pipeline(transaction=True)
             pipe.hgetall(self._key("ratings"))
             pipe.get(self._key("ratings_cursor"))
-            raw, cursor = pipe.execute()
+            return pipe.execute()
+
+        raw, cursor = self._call("read ratings", read)
         ratings = {PlayerId(k.decode()): Rating(**json.loads(v)) for k, v in raw.items()}
         return ratings, int(cursor or 0)
 
     def games_played(self) -> dict[PlayerId, int]:
         """Matches each player took part in."""
-        with self._guard():
-            raw = self._client.hgetall(self._key("games"))
+        raw = self._call("read games played", lambda: self._client.hgetall(self._key("games")))
         return {PlayerId(k.decode()): int(v) for k, v in raw.items()}
 
     def save_player(self, player: PlayerRecord) -> None:
         """Add or update a roster entry."""
         data = {"player_id": player.player_id, "role": player.role.value,
                 "parent": player.parent, "created_iteration": player.created_iteration}
-        with self._guard():
-            self._save_player(keys=[self._key("players"), self._key("roster")],
-                              args=[player.player_id, json.dumps(data)])
+        self._call("save a roster entry", lambda: self._save_player(
+            keys=[self._key("players"), self._key("roster")], args=[player.player_id, json.dumps(data)]))
 
     def players(self) -> list[PlayerRecord]:
         """The roster, in the order players joined."""
-        with self._guard():
+        def read() -> tuple[list[str], Mapping[bytes, bytes]]:
             order = [i.decode() for i in self._client.lrange(self._key("roster"), 0, -1)]
-            raw = self._client.hgetall(self._key("players"))
+            return order, self._client.hgetall(self._key("players"))
+
+        order, raw = self._call("read the roster", read)
         records = []
         for player_id in order:
             data = json.loads(raw[player_id.encode()])
@@ -276,65 +375,70 @@ class RedisLedger(Ledger):
     def remove_player(self, player_id: PlayerId) -> None:
         """Take a player off the roster (its matches, counters and ratings stay)."""
         validate_id(player_id, kind="player id")
-        with self._guard():
+
+        def write() -> None:
             pipe = self._client.pipeline(transaction=True)
             pipe.hdel(self._key("players"), player_id)
             pipe.lrem(self._key("roster"), 0, player_id)
             pipe.execute()
 
+        self._call("remove a roster entry", write)
+
     def set_resident(self, player_ids: Sequence[PlayerId]) -> None:
         """Record the players that are RLlib policies now."""
-        with self._guard():
-            self._client.set(self._key("resident"), json.dumps(list(player_ids)))
+        self._call("save the resident players",
+                   lambda: self._client.set(self._key("resident"), json.dumps(list(player_ids))))
 
     def resident(self) -> list[PlayerId]:
         """The players last recorded as RLlib policies."""
-        with self._guard():
-            raw = self._client.get(self._key("resident"))
+        raw = self._call("read the resident players", lambda: self._client.get(self._key("resident")))
         return [PlayerId(p) for p in json.loads(raw)] if raw else []
 
     def mark_unusable(self, player_id: PlayerId, reason: str) -> None:
         """Record that ``player_id`` failed verification."""
         validate_id(player_id, kind="player id")
-        with self._guard():
-            self._client.hset(self._key("unusable"), player_id, reason)
+        self._call("mark a snapshot unusable", lambda: self._client.hset(self._key("unusable"), player_id, reason))
 
     def unusable(self) -> dict[PlayerId, str]:
         """Players marked unusable, with the reason."""
-        with self._guard():
-            raw = self._client.hgetall(self._key("unusable"))
+        raw = self._call("read unusable snapshots", lambda: self._client.hgetall(self._key("unusable")))
         return {PlayerId(k.decode()): v.decode() for k, v in raw.items()}
 
-    def set_progress(self, *, iteration: int, env_steps: int, episodes: int,
-                     anchor_matches: int = 0) -> None:
-        """Record how far the run got."""
-        with self._guard():
-            self._client.hset(self._key("progress"), mapping={
-                "iteration": iteration, "env_steps": env_steps, "episodes": episodes,
-                "anchor_matches": anchor_matches})
+    def set_progress(self, **counters: int) -> None:
+        """Record how far the run got (any of :data:`~league.ledger.base.PROGRESS_FIELDS`)."""
+        check_progress_fields(counters)
+        self._call("save progress", lambda: self._client.hset(self._key("progress"), mapping=counters))
 
     def progress(self) -> dict[str, int]:
-        """``iteration``, ``env_steps``, ``episodes`` and ``anchor_matches`` as last recorded."""
-        with self._guard():
-            raw = self._client.hgetall(self._key("progress"))
-        return {k: int(raw.get(k.encode(), 0)) for k in ("iteration", "env_steps", "episodes", "anchor_matches")}
+        """Every counter of :data:`~league.ledger.base.PROGRESS_FIELDS` as last recorded (0 if never)."""
+        raw = self._call("read progress", lambda: self._client.hgetall(self._key("progress")))
+        return {k: int(raw.get(k.encode(), 0)) for k in PROGRESS_FIELDS}
 
     def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:
-        """Store one evaluation result."""
+        """Store one evaluation result (again for the same iteration and opponent: replaced)."""
         data = {"iteration": iteration, "opponent": opponent, **asdict(counts)}
-        with self._guard():
-            self._client.rpush(self._key("evaluations"), json.dumps(data))
+        self._call("save an evaluation", lambda: self._client.hset(
+            self._key("evaluations"), f"{iteration:09d}|{opponent}", json.dumps(data)))
 
     def evaluations(self) -> list[tuple[int, str, PairCounts]]:
         """Every stored evaluation, oldest first."""
-        with self._guard():
-            raw = self._client.lrange(self._key("evaluations"), 0, -1)
+        raw = self._call("read evaluations", lambda: self._client.hgetall(self._key("evaluations")))
         out = []
-        for item in raw:
+        for _, item in sorted(raw.items()):
             data = json.loads(item)
             out.append((int(data["iteration"]), str(data["opponent"]),
                         PairCounts(data["wins"], data["draws"], data["losses"])))
         return out
+
+    def drop_evaluations_after(self, iteration: int) -> None:
+        """Forget evaluations of iterations after ``iteration`` (a resumed run plays them again)."""
+        def write() -> None:
+            names = [n for n in self._client.hkeys(self._key("evaluations"))
+                     if int(n.decode().split("|")[0]) > iteration]
+            if names:
+                self._client.hdel(self._key("evaluations"), *names)
+
+        self._call("drop evaluations", write)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -6,9 +6,12 @@ A backend's test module subclasses :class:`LedgerContract` and provides a
 
 from __future__ import annotations
 
+import re
 import time
 
-from league.ledger.base import Ledger, PairCounts
+import pytest
+
+from league.ledger.base import PROGRESS_FIELDS, Ledger, PairCounts
 from league.ratings import Rating, compute_ratings
 from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
 
@@ -61,15 +64,41 @@ class LedgerContract:
         ledger.save_player(PlayerRecord(SNAP, Role.SNAPSHOT, parent=MAIN, created_iteration=5))
         assert ledger.players() == [PlayerRecord(MAIN, Role.MAIN),
                                     PlayerRecord(SNAP, Role.SNAPSHOT, MAIN, 5)]
-        assert ledger.progress() == {"iteration": 0, "env_steps": 0, "episodes": 0, "anchor_matches": 0}
+        assert ledger.progress() == dict.fromkeys(PROGRESS_FIELDS, 0)
         ledger.set_progress(iteration=3, env_steps=1200, episodes=40, anchor_matches=8)
-        assert ledger.progress() == {"iteration": 3, "env_steps": 1200, "episodes": 40, "anchor_matches": 8}
+        ledger.set_progress(resumes=2)
+        assert ledger.progress() == {**dict.fromkeys(PROGRESS_FIELDS, 0), "iteration": 3, "env_steps": 1200,
+                                     "episodes": 40, "anchor_matches": 8, "resumes": 2}
+        with pytest.raises(ValueError, match=re.escape("unknown progress counters ['iterations']")):
+            ledger.set_progress(iterations=4)
 
-    def test_evaluations_are_kept_in_order(self, ledger: Ledger):
-        ledger.add_evaluation(1, "random", PairCounts(wins=3, losses=1))
+    def test_evaluations_are_kept_in_order_once_per_iteration_and_opponent(self, ledger: Ledger):
+        ledger.add_evaluation(10, "random", PairCounts(wins=3, losses=1))
         ledger.add_evaluation(2, "random", PairCounts(wins=4))
-        assert ledger.evaluations() == [(1, "random", PairCounts(wins=3, losses=1)),
-                                        (2, "random", PairCounts(wins=4))]
+        ledger.add_evaluation(2, "random", PairCounts(wins=4))
+        ledger.add_evaluation(2, "heuristic", PairCounts(losses=4))
+        assert ledger.evaluations() == [(2, "heuristic", PairCounts(losses=4)), (2, "random", PairCounts(wins=4)),
+                                        (10, "random", PairCounts(wins=3, losses=1))]
+        ledger.drop_evaluations_after(2)
+        assert [e[0] for e in ledger.evaluations()] == [2, 2]
+
+    def test_truncate_takes_back_the_newest_matches_and_their_counters(self, ledger: Ledger):
+        other = PlayerId("random")
+        kept = [match("a", iteration=1), match("b", (SNAP, MAIN), (1.0, -1.0), iteration=1)]
+        ledger.record(kept)
+        before = (ledger.payoff_counts(), ledger.games_played(), ledger.window_counts([MAIN, SNAP], 1, 2))
+        ledger.record([match("c", iteration=2), match("d", (MAIN, other), (0.0, 0.0), iteration=2),
+                       match("e", (MAIN, MAIN), (1.0, -1.0), iteration=2)])
+        assert ledger.truncate(2) == 3
+        assert ledger.match_count() == 2
+        assert [m.match_id for m in ledger.iter_matches()] == ["a", "b"]
+        assert (ledger.payoff_counts(), ledger.games_played(), ledger.window_counts([MAIN, SNAP], 1, 2)) == before
+        assert (MAIN, other) not in ledger.payoff_counts()
+        assert ledger.get_match(MatchId("d")) is None
+        assert ledger.truncate(2) == 0
+        # A taken-back match can be recorded again, and counts once.
+        assert ledger.record([match("d", (MAIN, other), (0.0, 0.0), iteration=2)]) == 1
+        assert ledger.pair_counts(MAIN, other) == PairCounts(draws=1)
 
     def test_payoff_counts_cover_every_ordered_pair_that_met(self, ledger: Ledger):
         other = PlayerId("random")

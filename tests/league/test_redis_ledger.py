@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
 import pytest
 
 from league.errors import InvalidIdError, LedgerUnavailable
+from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
-from tests.contracts.ledger_contract import LedgerContract, match
+from tests.contracts.ledger_contract import MAIN, SNAP, LedgerContract, match
 
 
 @pytest.fixture
@@ -45,13 +47,30 @@ def test_unreachable_redis_is_a_clear_error_not_a_hang():
 
 def test_stopping_the_server_mid_use_raises_ledger_unavailable(tmp_path):
     server = EmbeddedRedis(tmp_path)
-    ledger = RedisLedger(server.url, "run-kill")
+    ledger = RedisLedger(server.url, "run-kill", retry_timeout_s=2.0)
     ledger.record([match("before")])
     server.kill()
     start = time.monotonic()
-    with pytest.raises(LedgerUnavailable, match="lost the Redis ledger .* is the server still running"):
+    with pytest.raises(LedgerUnavailable, match="lost the Redis ledger .* record matches and it did not come back "
+                                                "within 2 s .* is the server still running"):
         ledger.record([match("after")])
-    assert time.monotonic() - start < 30
+    assert 1.0 < time.monotonic() - start < 30
+    assert ledger.retries >= 1
+
+
+def test_a_write_during_a_server_restart_is_retried_until_it_lands(redis_server):
+    ledger = RedisLedger(redis_server.url, "run-restart", retry_timeout_s=60.0)
+    ledger.record([match("before")])
+    redis_server.kill()
+    restart = threading.Timer(1.5, redis_server.start)
+    restart.start()
+    try:
+        assert ledger.record([match("during", iteration=2)]) == 1
+    finally:
+        restart.join()
+    assert ledger.retries > 0
+    assert [m.match_id for m in ledger.iter_matches()] == ["before", "during"]
+    assert ledger.pair_counts(MAIN, SNAP) == PairCounts(wins=2)
 
 
 def _matches_after_restart(run_dir, run_id: str) -> int:
