@@ -126,9 +126,13 @@ def make(name: str, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
         >>> sorted(obs["player_1"])
         ['action_mask', 'observation']
     """
+    return make_from_spec(get_spec(name), **config)
+
+
+def make_from_spec(spec: GameSpec, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
+    """Build the game ``spec`` describes, as :func:`make` does (no registry lookup)."""
     from envs.wrappers import SimultaneousEnv, TurnBasedEnv
 
-    spec = get_spec(name)
     if spec.turn_based:
         return TurnBasedEnv(lambda: spec.make_raw(**config))
     return SimultaneousEnv(lambda: spec.make_raw(**config))
@@ -140,13 +144,17 @@ def ray_env_name(name: str) -> str:
 
 
 def register_with_ray(name: str) -> str:
-    """Register game ``name`` with Ray's env registry and return the Ray name."""
+    """Register game ``name`` with Ray's env registry and return the Ray name.
+
+    The env creator carries the game's spec itself, so env runners in other
+    processes (or on other nodes) build games registered only in the driver.
+    """
     from ray.tune.registry import register_env
 
-    get_spec(name)  # fail early with the list of games
+    spec = get_spec(name)  # fail early with the list of games
 
     def creator(env_config: Mapping[str, Any]) -> "TurnBasedEnv | SimultaneousEnv":
-        return make(name, **dict(env_config))
+        return make_from_spec(spec, **dict(env_config))
 
     ray_name = ray_env_name(name)
     register_env(ray_name, creator)

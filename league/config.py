@@ -53,6 +53,11 @@ class ResourcesConfig(_Section):
     rollout_fragment_length: int | str = Field(
         "auto", description="Steps per runner per sample call, or 'auto' (train batch / runners)."
     )
+    restart_failed_env_runners: bool = Field(
+        True, description="Restart a remote env runner that died (RLlib's fault tolerance); off: the run fails.")
+    max_env_runner_restarts: int = Field(1000, ge=0, description="Most env runner restarts over a run.")
+    restart_failed_sub_environments: bool = Field(
+        True, description="Rebuild a sub-environment that raised and drop its episode; off: the runner fails.")
 
 
 class RosterConfig(_Section):
@@ -239,6 +244,15 @@ class EvaluationConfig(_Section):
         return value
 
 
+class LedgerConfig(_Section):
+    """How League talks to the Redis ledger."""
+
+    retry_timeout_s: float = Field(
+        120.0, gt=0, description="How long one ledger call retries, with backoff, while Redis is unreachable "
+        "before the run stops (it can then be resumed).")
+    write_batch: int = Field(1000, ge=1, description="Match records per Redis pipeline.")
+
+
 class LeagueConfig(_Section):
     """Everything a League run needs; loadable from TOML, overridable by CLI flags."""
 
@@ -257,6 +271,11 @@ class LeagueConfig(_Section):
     matchmaking: MatchmakingConfig = Field(default_factory=MatchmakingConfig)
     ratings: RatingsConfig = Field(default_factory=RatingsConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    checkpoint_every: int = Field(
+        1, ge=1, description="Write a league checkpoint every N iterations (and at the end); a resumed run "
+        "redoes the iterations after its last checkpoint.")
+    keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk (newest first).")
 
     @field_validator("game")
     @classmethod

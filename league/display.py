@@ -51,19 +51,23 @@ def report_line(report: IterationReport) -> str:
             f"snapshots={report.snapshots} resident={len(report.resident)} restored={len(report.restored)} "
             f"main_elo={_main_elo(report)} "
             f"win_rate={win_rate} eval_games={games} "
-            f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}")
+            f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}"
+            f"{' checkpoint' if report.checkpointed else ''}"
+            + "".join(f" {name}={value}" for name, value in (
+                ("env_runner_restarts", report.env_runner_restarts), ("env_restarts", report.env_restarts),
+                ("ledger_retries", report.ledger_retries)) if value))
 
 
 class LiveView:
     """The live view of ``league run``: a progress bar over a table of recent iterations."""
 
-    def __init__(self, total: int, opponent: str, rows: int = 12) -> None:
+    def __init__(self, total: int, opponent: str, rows: int = 12, *, start: int = 0) -> None:
         self._rows = rows
         self._opponent = opponent
         self._reports: list[IterationReport] = []
         self.progress = Progress(TextColumn("[bold]league"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn())
-        self._task = self.progress.add_task("iterations", total=total)
+        self._task = self.progress.add_task("iterations", total=total, completed=start)
 
     def update(self, report: IterationReport) -> None:
         """Add an iteration's report."""

@@ -65,3 +65,7 @@ class SnapshotStoreUnavailable(SnapshotError):
 
 class ExportCorrupt(LeagueError):
     """An exported opponent's file does not match its checksum in ``opponent.json``; the message names the file."""
+
+
+class CheckpointCorrupt(LeagueError):
+    """A league checkpoint is missing a file, fails its checksum or does not parse."""

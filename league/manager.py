@@ -21,11 +21,19 @@ Each iteration (see ``docs/architecture.md``):
        scripted player (fixed anchors of the rating scale; no learner);
     5. every ``evaluation.every`` iterations (and at the end) main plays evaluation
        games against a scripted player on a plain PettingZoo env;
-    6. progress is written to the ledger.
+    6. progress is written to the ledger;
+    7. every ``checkpoint_every`` iterations (and at the end) a league checkpoint
+       commits the iteration (:mod:`league.checkpoint`); snapshots pruned since
+       the last checkpoint leave the store only now.
+
+A resumed run (``resume=True``) rolls the ledger, roster and snapshot store back
+to its last checkpoint: matches recorded after it are taken back, so the
+iterations after the checkpoint are played again and count once.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +45,19 @@ import ray
 import envs
 from agents.heuristics import CHOOSERS
 from agents.models import ACTION_MASK_MODEL
+from league.checkpoint import (
+    CommittedIteration,
+    LeagueState,
+    RatingEntry,
+    RosterEntry,
+    latest_checkpoint,
+    write_checkpoint,
+)
 from league.config import LeagueConfig
-from league.errors import ConfigError, RunDirError, SnapshotCorrupt
+from league.errors import ConfigError, RunDirError, SnapshotCorrupt, UsageError
 from league.evaluation import ScriptedActor, head_to_head, play_games
 from league.export import players_store
+from league.faults import kill_point, set_iteration
 from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
@@ -51,15 +68,28 @@ from league.pool import ResidentPool, choose_residents, restrict_plan
 from league.ratings import Rating, RatingBook
 from league.retention import prunable
 from league.rllib.actors import PolicyActor
-from league.rllib.algorithm import (build_algorithm, current_weights, drain_runners, initial_state,
-                                    install_mapping, remove_frozen, reset_player, restore_frozen)
+from league.rllib.algorithm import (
+    build_algorithm,
+    checkpoint_state,
+    current_weights,
+    drain_runners,
+    env_runner_restarts,
+    initial_state,
+    install_mapping,
+    load_checkpoint_state,
+    remove_frozen,
+    reset_player,
+    restore_frozen,
+)
 from league.rllib.mapping import MatchMapping
 from league.rllib.runtime import ensure_ray
 from league.roles import initial_roster, resets_after_snapshot, snapshot_due, snapshot_id
-from league.run_dir import RunInfo, new_run_id, prepare_run_dir
+from league.run_dir import RunInfo, RunLock, new_run_id, prepare_run_dir, read_run_info
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
 from league.snapshots.manifest import RatingAtFreeze
 from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
+
+_log = logging.getLogger(__name__)
 
 #: Policy id of the (first) main player.
 MAIN = PlayerId("main")
@@ -73,8 +103,8 @@ class IterationReport:
         iteration: 1-based iteration number.
         env_steps: Env steps sampled since the run started.
         env_steps_per_s: Sampled env steps per second of this iteration's wall time.
-        episodes: Episodes RLlib completed this iteration.
-        total_episodes: Episodes RLlib completed since the run started.
+        episodes: Matches (RLlib episodes) that finished this iteration, each recorded in the ledger.
+        total_episodes: Matches that finished in committed iterations since the run started.
         matches_recorded: Matches in the ledger.
         league_size: Players on the roster.
         snapshots: Frozen snapshots on the roster.
@@ -93,6 +123,10 @@ class IterationReport:
         unusable: Snapshots that failed verification before this iteration and were skipped.
         abandoned: In-flight episodes abandoned because a player in them was dropped from the pool.
         anchor_matches: Rated games new snapshots played against scripted players after this iteration.
+        env_runner_restarts: Remote env runners restarted since the run started (after they died).
+        env_restarts: Sub-environments restarted since the run started (after they raised).
+        ledger_retries: Ledger calls retried while Redis was unreachable, since the run started.
+        checkpointed: Whether a league checkpoint committed this iteration.
     """
 
     iteration: int
@@ -118,6 +152,10 @@ class IterationReport:
     unusable: tuple[PlayerId, ...] = ()
     abandoned: int = 0
     anchor_matches: int = 0
+    env_runner_restarts: int = 0
+    env_restarts: int = 0
+    ledger_retries: int = 0
+    checkpointed: bool = False
 
 
 class LeagueManager:
@@ -135,21 +173,33 @@ class LeagueManager:
         ...     print(league.ratings()["main"].elo)
     """
 
-    def __init__(self, config: LeagueConfig, *, overwrite: bool = False) -> None:
+    def __init__(self, config: LeagueConfig, *, overwrite: bool = False, resume: bool = False) -> None:
+        if overwrite and resume:
+            raise UsageError("--resume continues the run in --run-dir and --overwrite replaces it: pass one of them")
         self.config = config
         self.run_dir = config.run_dir
         self.matchmaker = load_matchmaker(config.matchmaking.matchmaker, config.matchmaking)
-        prepare_run_dir(self.run_dir, overwrite=overwrite)
-        self._embedded = EmbeddedRedis(self.run_dir) if config.redis_url is None else None
+        self._lock = RunLock(self.run_dir)
+        self._embedded: EmbeddedRedis | None = None
         self._owns_ray = False
         try:
+            if resume:
+                self.run_id = read_run_info(self.run_dir).run_id
+            else:
+                prepare_run_dir(self.run_dir, overwrite=overwrite)
+                self.run_id = new_run_id()
+            if config.redis_url is None:
+                self._embedded = EmbeddedRedis(self.run_dir)
             url = config.redis_url or self._embedded.url  # type: ignore[union-attr]
-            self.store: SnapshotStore = self._open_store(overwrite)
+            self.store: SnapshotStore = open_store(config.snapshot_uri, endpoint_url=config.snapshots.endpoint_url)
+            if not resume:
+                self._clear_store(overwrite)
             self.players_store = players_store(self.run_dir)
-            self.run_id = new_run_id()
-            self.ledger = RedisLedger(url, self.run_id)
-            RunInfo(self.run_id, config.game, config.redis_url, time.time(),
-                    config.model_dump(mode="json")).write(self.run_dir)
+            self.ledger = RedisLedger(url, self.run_id, retry_timeout_s=config.ledger.retry_timeout_s,
+                                      write_batch=config.ledger.write_batch)
+            if not resume:
+                RunInfo(self.run_id, config.game, config.redis_url, time.time(),
+                        config.model_dump(mode="json")).write(self.run_dir)
             self._owns_ray = ensure_ray(config.resources.num_cpus)
             probe = envs.make(config.game, **config.env_config)
             self.seat_agents: tuple[str, ...] = tuple(probe.possible_agents)
@@ -160,20 +210,12 @@ class LeagueManager:
                     f"snapshots.max_resident_opponents={config.snapshots.max_resident_opponents} is too small "
                     f"for {config.game!r}: a match needs up to {len(self.seat_agents) - 1} frozen opponents")
             self.pool = ResidentPool(config.snapshots.max_resident_opponents)
-            self._unusable: dict[PlayerId, str] = {}
-            self.roster: list[PlayerRecord] = initial_roster(config)
-            for player in self.roster:
-                self.ledger.save_player(player)
-            self._generation_start = {p.player_id: 0 for p in self.roster if p.trainable}
-            self._ratings = RatingBook(elo_initial=config.ratings.elo_initial, elo_k=config.ratings.elo_k)
-            self._rated = 0
-            self.iteration = 0
-            self.env_steps = 0
-            self.total_episodes = 0
-            self.abandoned_episodes = 0
-            self.anchor_matches = 0
-            self._snapshot_versions: dict[PlayerId, int] = {}
-            self.plan = self._make_plan(1)
+            self._mid_iteration = False
+            self._pending_deletes: list[PlayerId] = []
+            checkpoint = latest_checkpoint(self.run_dir) if resume else None
+            state = checkpoint.state if checkpoint is not None else None
+            self._restore_league_state(state, resumed=resume)
+            self.plan = self._make_plan(self.iteration + 1)
             self.algorithm = build_algorithm(
                 config,
                 env_name=envs.register_with_ray(config.game),
@@ -182,22 +224,171 @@ class LeagueManager:
                 action_space=self.action_space,
                 mapping=self._mapping(self.plan),
             )
-            self._initial_states = {pid: initial_state(self.algorithm, pid) for pid in self.trainable}
+            if checkpoint is not None:
+                for pid in self.trainable:
+                    load_checkpoint_state(self.algorithm, pid, checkpoint.players[pid])
+                self._initial_states = checkpoint.initial
+                self._restore_pool(checkpoint.state.resident)
+            else:
+                self._initial_states = {pid: initial_state(self.algorithm, pid) for pid in self.trainable}
+                self.checkpoint()
         except BaseException:
             self._release()
             raise
 
-    def _open_store(self, overwrite: bool) -> SnapshotStore:
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, iterations: int | None = None,
+               num_env_runners: int | None = None) -> LeagueManager:
+        """Continue the run in ``run_dir`` from its last checkpoint, with the configuration it was started with.
+
+        Args:
+            run_dir: The run's folder.
+            iterations: A new target iteration count (default: the run's own).
+            num_env_runners: Another number of remote env runners (default: the run's own).
+        """
+        from league.offline import run_config
+
+        config = run_config(read_run_info(Path(run_dir)))
+        update: dict[str, Any] = {"run_dir": Path(run_dir)}
+        if iterations is not None:
+            update["iterations"] = iterations
+        if num_env_runners is not None:
+            update["resources"] = config.resources.model_copy(update={"num_env_runners": num_env_runners})
+        return cls(config.model_copy(update=update), resume=True)
+
+    def _clear_store(self, overwrite: bool) -> None:
         config = self.config
-        store = open_store(config.snapshot_uri, endpoint_url=config.snapshots.endpoint_url)
-        existing = store.ids()
+        existing = self.store.ids()
         if existing and not overwrite:
             raise RunDirError(
                 f"snapshot store {config.snapshot_uri!r} already holds {len(existing)} snapshots of another "
                 "run; pass --overwrite to delete them or choose another --snapshot-uri")
         for snapshot in existing:
-            store.delete(snapshot)
-        return store
+            self.store.delete(snapshot)
+
+    def _restore_league_state(self, state: LeagueState | None, *, resumed: bool) -> None:
+        """Set the league's own state from a checkpoint (None: a new run), and roll the ledger and store back to it.
+
+        Matches the ledger holds past the checkpoint's position are taken back;
+        snapshots this run froze after it leave the roster and the store (they
+        are frozen again when their iterations are played again); snapshots
+        pruned after it come back (their deletion waits for the next
+        checkpoint); snapshots missing from the store (pruned offline) leave
+        the roster. Snapshots added from outside (``league add-opponent``) stay.
+        """
+        config = self.config
+        if state is None:
+            self.roster: list[PlayerRecord] = initial_roster(config)
+            state = LeagueState(run_id=self.run_id, iteration=0, env_steps=0, total_episodes=0,
+                                abandoned_episodes=0, anchor_matches=0, ledger_position=0,
+                                roster=[], generation_start={}, snapshot_versions={}, resident=[], ratings={},
+                                history=[])
+            self._generation_start = {p.player_id: 0 for p in self.roster if p.trainable}
+        else:
+            self.roster = [PlayerRecord(PlayerId(e.player_id), Role(e.role),
+                                        PlayerId(e.parent) if e.parent else None, e.created_iteration)
+                           for e in state.roster]
+            self._generation_start = {PlayerId(k): v for k, v in state.generation_start.items()}
+        self.iteration = state.iteration
+        self.env_steps = state.env_steps
+        self.total_episodes = state.total_episodes
+        self.abandoned_episodes = state.abandoned_episodes
+        self.anchor_matches = state.anchor_matches
+        self._snapshot_versions = {PlayerId(k): v for k, v in state.snapshot_versions.items()}
+        self._history = list(state.history)
+        counters = state.counters
+        self._runner_restarts_before = counters.get("env_runner_restarts", 0)
+        self.env_restarts = counters.get("env_restarts", 0)
+        self._ledger_retries_before = counters.get("ledger_retries", 0)
+        self.resumes = counters.get("resumes", 0) + (1 if resumed else 0)
+        start = {PlayerId(p): Rating(r.elo, r.mu, r.sigma, r.games) for p, r in state.ratings.items()}
+        self._ratings = RatingBook(elo_initial=config.ratings.elo_initial, elo_k=config.ratings.elo_k, start=start)
+        self._rated = state.ledger_position
+        self._last_checkpoint = state.iteration
+
+        ledger = self.ledger
+        if resumed:
+            ledger.truncate(state.ledger_position)
+            in_store = set(self.store.ids())
+            self.roster = [p for p in self.roster if p.role is not Role.SNAPSHOT or p.player_id in in_store]
+            kept = {p.player_id for p in self.roster}
+            trainable = {p.player_id for p in self.roster if p.trainable}
+            for entry in ledger.players():
+                later_snapshot = entry.parent in trainable
+                if entry.player_id not in kept and (later_snapshot or entry.player_id not in in_store):
+                    ledger.remove_player(entry.player_id)
+        for player in self.roster:
+            ledger.save_player(player)
+        if resumed:
+            listed = {p.player_id for p in ledger.players()}
+            for orphan in set(self.store.ids()) - listed:
+                self.store.delete(orphan)
+            ledger.drop_evaluations_after(state.iteration)
+        ledger.save_ratings(self._ratings.ratings(), self._rated)
+        on_roster = {p.player_id for p in self.roster}
+        self._unusable: dict[PlayerId, str] = {p: why for p, why in ledger.unusable().items() if p in on_roster}
+        self._write_progress()
+
+    def _restore_pool(self, resident: list[str]) -> None:
+        """Make the checkpoint's resident frozen players resident again, in their LRU order."""
+        frozen = set(self.frozen)
+        for player in (PlayerId(p) for p in resident):
+            if player not in frozen:
+                continue
+            try:
+                self._restore(player)
+            except SnapshotCorrupt as e:
+                self._unusable[player] = str(e)
+                self.ledger.mark_unusable(player, str(e))
+                continue
+            self.pool.add(player)
+
+    @property
+    def env_runner_restarts(self) -> int:
+        """Remote env runners restarted since the run started (resumes included)."""
+        algorithm = getattr(self, "algorithm", None)
+        return self._runner_restarts_before + (env_runner_restarts(algorithm) if algorithm is not None else 0)
+
+    @property
+    def ledger_retries(self) -> int:
+        """Ledger calls retried while Redis was unreachable, since the run started (resumes included)."""
+        return self._ledger_retries_before + self.ledger.retries
+
+    def _counters(self) -> dict[str, int]:
+        return {"env_runner_restarts": self.env_runner_restarts, "env_restarts": self.env_restarts,
+                "ledger_retries": self.ledger_retries, "resumes": self.resumes}
+
+    def _write_progress(self) -> None:
+        self.ledger.set_progress(iteration=self.iteration, env_steps=self.env_steps, episodes=self.total_episodes,
+                                 anchor_matches=self.anchor_matches, **self._counters())
+
+    def checkpoint(self) -> Path:
+        """Commit the league now: a checkpoint of the trainable players and the league state (atomic).
+
+        Snapshots pruned since the previous checkpoint are deleted from the
+        store afterwards, so every checkpoint's roster stays loadable.
+        Returns the checkpoint's folder.
+        """
+        state = LeagueState(
+            run_id=self.run_id, iteration=self.iteration, env_steps=self.env_steps,
+            total_episodes=self.total_episodes, abandoned_episodes=self.abandoned_episodes,
+            anchor_matches=self.anchor_matches, ledger_position=self._rated,
+            roster=[RosterEntry(player_id=p.player_id, role=p.role.value, parent=p.parent,
+                                created_iteration=p.created_iteration) for p in self.roster],
+            generation_start=dict(self._generation_start), snapshot_versions=dict(self._snapshot_versions),
+            resident=list(self.pool.resident),
+            ratings={p: RatingEntry(elo=r.elo, mu=r.mu, sigma=r.sigma, games=r.games)
+                     for p, r in self._ratings.ratings().items()},
+            history=list(self._history), counters=self._counters(),
+        )
+        players = {pid: checkpoint_state(self.algorithm, pid) for pid in self.trainable}
+        path = write_checkpoint(self.run_dir, state, players, self._initial_states,
+                                keep=self.config.keep_checkpoints)
+        self._last_checkpoint = self.iteration
+        for snapshot in self._pending_deletes:
+            self.store.delete(snapshot)
+        self._pending_deletes.clear()
+        return path
 
     # -- queries -------------------------------------------------------------------
 
@@ -287,7 +478,8 @@ class LeagueManager:
         record = PlayerRecord(snapshot_id(player, version), Role.SNAPSHOT,
                               parent=player, created_iteration=self.iteration)
         self.store.put(self._snapshot_info(record.player_id, Role.SNAPSHOT, player),
-                       current_weights(self.algorithm, player))
+                       current_weights(self.algorithm, player),
+                       progress=lambda written, total: kill_point("snapshot_upload"))
         self.roster.append(record)
         self.ledger.save_player(record)
         self._generation_start[player] = self.iteration
@@ -303,15 +495,16 @@ class LeagueManager:
     def prune(self, keep_last: int | None, keep_top: int | None) -> list[PlayerId]:
         """Remove the snapshots ``keep_last`` / ``keep_top`` do not keep (see :mod:`league.retention`).
 
-        Each is dropped from the Algorithm if resident, from the snapshot store
-        and from the ledger's roster; its past matches stay in the ledger.
+        Each is dropped from the Algorithm if resident and from the ledger's
+        roster; its past matches stay in the ledger. Its objects leave the
+        snapshot store after the next checkpoint (the last one still lists it).
         """
         pruned = prunable(self.roster, self._ratings.ratings(), keep_last=keep_last, keep_top=keep_top)
         resident = [p for p in pruned if p in self.pool]
         self.abandoned_episodes += remove_frozen(self.algorithm, resident, self.trainable)
         for player in pruned:
             self.pool.discard(player)
-            self.store.delete(player)
+            self._pending_deletes.append(player)
             self.ledger.remove_player(player)
         gone = set(pruned)
         self.roster = [p for p in self.roster if p.player_id not in gone]
@@ -465,10 +658,14 @@ class LeagueManager:
         return added
 
     def step(self) -> IterationReport:
-        """Run one league iteration."""
+        """Run one league iteration (committed by a checkpoint every ``checkpoint_every`` iterations)."""
         start = time.perf_counter()
         iteration = self.iteration + 1
+        set_iteration(iteration)
+        self._mid_iteration = True
         abandoned_before = self.abandoned_episodes
+        restarts_before, env_restarts_before = self.env_runner_restarts, self.env_restarts
+        retries_before = self.ledger_retries
         self.plan, restored, unusable = self._prepare(iteration)
         resident = tuple(self.pool.resident)
         restore_time = time.perf_counter() - start
@@ -477,13 +674,13 @@ class LeagueManager:
         result = self.algorithm.train()
         train_time = time.perf_counter() - train_start
         self.iteration = iteration
-        runners: dict[str, Any] = result["env_runners"]
-        episodes = int(runners["num_episodes"])
         steps = int(result["num_env_steps_sampled_this_iter"])
         self.env_steps += steps
-        self.total_episodes += episodes
         output = drain_runners(self.algorithm)
-        self.ledger.record(output.matches)
+        self.env_restarts += output.env_restarts
+        episodes = len(output.matches)
+        self.total_episodes += episodes
+        recorded = self.ledger.record(output.matches)
         ratings = self.update_ratings()
         anchors_before = self.anchor_matches
         new_snapshots, resets = self._freeze_and_reset(iteration)
@@ -500,8 +697,14 @@ class LeagueManager:
             eval_start = time.perf_counter()
             evaluation = self.evaluate()
             evaluation_time = time.perf_counter() - eval_start
-        self.ledger.set_progress(iteration=iteration, env_steps=self.env_steps, episodes=self.total_episodes,
-                                 anchor_matches=self.anchor_matches)
+        self._history.append(CommittedIteration(iteration=iteration, matches=recorded,
+                                                anchor_matches=self.anchor_matches - anchors_before,
+                                                env_steps=steps))
+        self._write_progress()
+        checkpointed = iteration % self.config.checkpoint_every == 0 or iteration == self.config.iterations
+        if checkpointed:
+            self.checkpoint()
+        self._mid_iteration = False
         elapsed = time.perf_counter() - start
         return IterationReport(
             iteration=iteration,
@@ -527,6 +730,10 @@ class LeagueManager:
             unusable=unusable,
             abandoned=self.abandoned_episodes - abandoned_before,
             anchor_matches=self.anchor_matches - anchors_before,
+            env_runner_restarts=self.env_runner_restarts - restarts_before,
+            env_restarts=self.env_restarts - env_restarts_before,
+            ledger_retries=self.ledger_retries - retries_before,
+            checkpointed=checkpointed,
         )
 
     def run(self, iterations: int | None = None, *,
@@ -543,8 +750,20 @@ class LeagueManager:
 
     # -- lifetime ------------------------------------------------------------------
 
+    @property
+    def history(self) -> list[CommittedIteration]:
+        """What each iteration since the start added (matches, anchor games, env steps), oldest first."""
+        return list(self._history)
+
     def _release(self) -> None:
         algorithm = getattr(self, "algorithm", None)
+        iteration = getattr(self, "iteration", 0)
+        if (algorithm is not None and not getattr(self, "_mid_iteration", True)
+                and getattr(self, "_last_checkpoint", iteration) < iteration):
+            try:  # at exit, between iterations: the ones since the last checkpoint are complete
+                self.checkpoint()
+            except Exception as e:  # noqa: BLE001 - the run still stops; the previous checkpoint stands
+                _log.warning("could not write the checkpoint at exit: %s", e)
         if algorithm is not None:
             algorithm.stop()
             self.algorithm = None
@@ -557,6 +776,7 @@ class LeagueManager:
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
             self._owns_ray = False
+        self._lock.release()
 
     def close(self) -> None:
         """Stop the Algorithm, the embedded Redis and a Ray runtime this manager started."""

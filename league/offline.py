@@ -16,7 +16,7 @@ from league.errors import RunDirError
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
 from league.retention import prunable
-from league.run_dir import RunInfo, read_run_info
+from league.run_dir import RunInfo, RunLock, read_run_info
 from league.snapshots import SnapshotStore, open_store
 from league.types import PlayerId
 
@@ -63,7 +63,22 @@ def prune_run(run_dir: Path, *, keep_last: int | None, keep_top: int | None,
     Each is deleted from the snapshot store and taken off the ledger's roster;
     trainable and scripted players are never touched, and past matches stay in
     the ledger. Returns the pruned ids (with ``dry_run``: the ids that would be pruned).
+    A resumed run leaves them out too (its checkpoint's roster loses snapshots
+    the store no longer has).
+
+    Raises:
+        RunDirError: if the run is live (another process holds its lock); a live
+            run prunes itself with ``snapshots.keep_last`` / ``keep_top``.
     """
+    read_run_info(run_dir)  # a clear error before a lock file is made in a folder holding no run
+    lock = RunLock(run_dir)
+    try:
+        return _prune(run_dir, keep_last=keep_last, keep_top=keep_top, dry_run=dry_run)
+    finally:
+        lock.release()
+
+
+def _prune(run_dir: Path, *, keep_last: int | None, keep_top: int | None, dry_run: bool) -> list[PlayerId]:
     with open_ledger(run_dir) as (info, ledger):
         ratings, _ = ledger.ratings()
         pruned = prunable(ledger.players(), ratings, keep_last=keep_last, keep_top=keep_top)

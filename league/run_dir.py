@@ -4,10 +4,15 @@ Layout::
 
     <run-dir>/run.json          run id, game, ledger URL (None: embedded), config
     <run-dir>/ledger/           the embedded Redis data (when no --redis-url)
+    <run-dir>/checkpoints/      league checkpoints (see :mod:`league.checkpoint`)
+    <run-dir>/players/          trainable players' latest weights (for ``league export``)
+    <run-dir>/.lock             held (``flock``) by the process that runs or prunes the run
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -20,6 +25,7 @@ from league.errors import RunDirError
 from league.types import RunId
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,44 @@ def new_run_id() -> RunId:
     return RunId(f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
 
 
+class RunLock:
+    """An exclusive lock on a run folder, held while a process runs or prunes the run.
+
+    The lock is an ``flock`` on ``<run-dir>/.lock``: the kernel releases it when
+    the holder exits, however it dies, so a killed run never leaves a stale lock.
+
+    Raises:
+        RunDirError: if another process holds the lock.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / LOCK_FILE
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            self._fd = None
+            raise RunDirError(
+                f"run folder {str(run_dir)!r} is in use by another League process (pid {holder}); "
+                "wait for it to finish or stop it first") from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
 def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
-    """Make ``run_dir`` ready for a new run.
+    """Make ``run_dir`` ready for a new run (the caller holds its :class:`RunLock`).
 
     Raises:
         RunDirError: if it already holds a run and ``overwrite`` is False.
@@ -63,10 +105,16 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     if (run_dir / RUN_FILE).exists():
         if not overwrite:
             raise RunDirError(
-                f"run folder {str(run_dir)!r} already holds a run; pass --overwrite to replace it "
-                "or choose another --run-dir"
+                f"run folder {str(run_dir)!r} already holds a run; pass --resume to continue it, "
+                "--overwrite to replace it, or choose another --run-dir"
             )
-        shutil.rmtree(run_dir)
+        for child in run_dir.iterdir():
+            if child.name == LOCK_FILE:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
 
 

@@ -84,7 +84,7 @@ def test_run_then_status_json_reports_roster_and_matches(tmp_path):
 
     again = runner.invoke(app, ["run", str(config), "--iterations", "1", "--run-dir", str(run_dir)])
     assert again.exit_code == 2
-    assert "already holds a run; pass --overwrite" in again.output
+    assert "already holds a run; pass --resume to continue it, --overwrite" in again.output
 
 
 def test_prune_without_a_rule_exits_2(tmp_path):
@@ -108,4 +108,12 @@ def test_an_unreachable_snapshot_store_exits_1_naming_it(tmp_path, monkeypatch):
     result = runner.invoke(app, ["run", str(config), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert "error: snapshot store 's3://league-bucket/x': could not list snapshots" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_redis_at_start_exits_1_naming_it(tmp_path):
+    result = runner.invoke(app, ["run", "--redis-url", "redis://127.0.0.1:1/0", "--run-dir", str(tmp_path / "run")],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    assert "error: Redis ledger at 'redis://127.0.0.1:1/0' is unreachable" in result.output
     assert "Traceback" not in result.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -11,6 +11,9 @@ from rich.live import Live
 
 from league.cli.errors import reports_errors
 from league.config import load_config
+
+if TYPE_CHECKING:
+    from league.manager import LeagueManager
 
 
 @reports_errors
@@ -27,9 +30,17 @@ def run(
     max_resident_opponents: Annotated[Optional[int], typer.Option(
         help="Most frozen players held in memory at once; the rest wait in the snapshot store.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a run already in --run-dir.")] = False,
+    resume: Annotated[bool, typer.Option(
+        help="Continue the run in --run-dir from its last checkpoint (its own config; "
+             "--iterations and --num-env-runners may change).")] = False,
     quiet: Annotated[bool, typer.Option(help="Plain log lines instead of the live view.")] = False,
 ) -> None:
     """Train a self-play league and record every match in the Redis ledger."""
+    if resume:
+        _resume(run_dir, iterations, num_env_runners, quiet, overwrite=overwrite,
+                fixed={"CONFIG_FILE": config_file, "--game": game, "--redis-url": redis_url, "--seed": seed,
+                       "--snapshot-uri": snapshot_uri, "--max-resident-opponents": max_resident_opponents})
+        return
     overrides = {"game": game, "iterations": iterations, "run_dir": run_dir,
                  "redis_url": redis_url, "seed": seed,
                  "resources": {"num_env_runners": num_env_runners} if num_env_runners is not None else None,
@@ -38,16 +49,44 @@ def run(
                                if v is not None} or None}
     config = load_config(config_file, overrides)
 
-    from league.display import LiveView, report_line
     from league.manager import LeagueManager
 
     console = Console()
     console.print(f"League: [bold]{config.game}[/], {config.iterations} iterations, run folder {config.run_dir}")
-    with LeagueManager(config, overwrite=overwrite) as manager:
+    _train(LeagueManager(config, overwrite=overwrite), console, quiet)
+
+
+def _resume(run_dir: Optional[Path], iterations: Optional[int], num_env_runners: Optional[int], quiet: bool, *,
+            overwrite: bool, fixed: dict[str, object]) -> None:
+    from league.errors import UsageError
+    from league.manager import LeagueManager
+
+    if run_dir is None:
+        from league.config import LeagueConfig
+
+        run_dir = LeagueConfig.model_fields["run_dir"].default
+    if overwrite:
+        raise UsageError("--resume continues the run in --run-dir and --overwrite replaces it: pass one of them")
+    given = [name for name, value in fixed.items() if value is not None]
+    if given:
+        raise UsageError(f"--resume continues a run with the configuration it started with; drop {', '.join(given)} "
+                         "(only --iterations and --num-env-runners may change)")
+    console = Console()
+    manager = LeagueManager.resume(run_dir, iterations=iterations, num_env_runners=num_env_runners)
+    console.print(f"League: resuming [bold]{manager.config.game}[/] in {run_dir} after iteration "
+                  f"{manager.iteration} of {manager.config.iterations} (resume {manager.resumes})", markup=True)
+    _train(manager, console, quiet)
+
+
+def _train(manager: "LeagueManager", console: Console, quiet: bool) -> None:
+    from league.display import LiveView, report_line
+
+    config = manager.config
+    with manager:
         if quiet:
             manager.run(on_iteration=lambda report: print(report_line(report), flush=True))
         else:
-            view = LiveView(config.iterations, config.evaluation.opponent)
+            view = LiveView(config.iterations, config.evaluation.opponent, start=manager.iteration)
             with Live(view, console=console, refresh_per_second=4):
                 manager.run(on_iteration=view.update)
         console.print(

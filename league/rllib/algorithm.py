@@ -88,6 +88,11 @@ def build_algorithm(
         .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable),
                      policy_map_capacity=len(policies) + config.snapshots.max_resident_opponents)
         .callbacks(MatchRecorder)
+        .fault_tolerance(
+            restart_failed_env_runners=resources.restart_failed_env_runners,
+            max_num_env_runner_restarts=resources.max_env_runner_restarts,
+            restart_failed_sub_environments=resources.restart_failed_sub_environments,
+        )
         .resources(num_gpus=0)
         .debugging(seed=config.seed, log_level="ERROR")
     )
@@ -100,9 +105,10 @@ def install_mapping(algo: Algorithm, mapping: MatchMapping, iteration: int) -> N
     weights into its mirror."""
     trainable = sorted(mapping.trainable)
 
+    mapping.iteration = iteration
+
     def install(runner: Any) -> None:
         runner.set_policy_mapping_fn(mapping)
-        runner.callbacks.iteration = iteration
         for pid in trainable:
             runner.get_policy(mirror_id(pid)).set_weights(runner.get_policy(pid).get_weights())
 
@@ -117,6 +123,7 @@ def drain_runners(algo: Algorithm) -> RunnerOutput:
     total = RunnerOutput()
     for output in outputs:
         total.matches.extend(output.matches)
+        total.env_restarts += output.env_restarts
         for pid, steps in output.agent_steps.items():
             total.agent_steps[pid] = total.agent_steps.get(pid, 0) + steps
     return total
@@ -127,6 +134,35 @@ def drain_runners(algo: Algorithm) -> RunnerOutput:
 #: restoring the spec's config into a live policy breaks RLlib's sampling of
 #: episodes still in flight (rows without value predictions).
 _RESET_KEYS = ("weights", "_optimizer_variables")
+
+
+#: The parts of a trainable player's policy state a league checkpoint keeps.
+_CHECKPOINT_KEYS = _RESET_KEYS + ("global_timestep", "num_grad_updates", "current_kl_coeff")
+
+
+def checkpoint_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
+    """``player``'s learner state for a checkpoint: weights, optimizer state, timestep, PPO's KL coefficient."""
+    state = algo.get_policy(player).get_state()
+    return copy.deepcopy({k: state[k] for k in _CHECKPOINT_KEYS if k in state})
+
+
+def load_checkpoint_state(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) -> None:
+    """Put ``player`` back to a :func:`checkpoint_state` on the learner, and its weights on every runner."""
+    policy = algo.get_policy(player)
+    policy.set_state(copy.deepcopy(dict(state)))
+    if "num_grad_updates" in state:  # Policy.set_state leaves it out
+        policy.num_grad_updates = int(state["num_grad_updates"])
+    weights = {k: v.copy() for k, v in policy.get_weights().items()}
+
+    def load(runner: Any) -> None:
+        runner.get_policy(player).set_weights(weights)
+
+    algo.env_runner_group.foreach_env_runner(load, local_env_runner=False)
+
+
+def env_runner_restarts(algo: Algorithm) -> int:
+    """Remote env runners RLlib restarted since this Algorithm was built."""
+    return int(algo.env_runner_group.num_remote_worker_restarts())
 
 
 def initial_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
+from league.faults import kill_point
 from league.rllib.mapping import is_mirror, player_of
 from league.types import MatchId, MatchRecord, PlayerId
 
@@ -29,10 +30,12 @@ class RunnerOutput:
     Attributes:
         matches: Records of the episodes that finished.
         agent_steps: Agent steps sampled per policy id (mirrors under their own id).
+        env_restarts: Sub-environments that raised and were restarted (their episodes dropped).
     """
 
     matches: list[MatchRecord] = field(default_factory=list)
     agent_steps: dict[str, int] = field(default_factory=dict)
+    env_restarts: int = 0
 
 
 class MatchRecorder(RLlibCallback):
@@ -40,7 +43,6 @@ class MatchRecorder(RLlibCallback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.iteration = 0
         # A fresh nonce per runner process keeps match ids unique even when a
         # seeded run draws the same episode ids again (for example after a resume).
         self._nonce = os.urandom(4).hex()
@@ -52,7 +54,14 @@ class MatchRecorder(RLlibCallback):
 
     def on_episode_end(self, *, episode: Any, base_env: Any = None, env_index: int | None = None,
                        worker: Any = None, **kwargs: Any) -> None:
-        """Turn the finished episode into a match record."""
+        """Turn the finished episode into a match record (an env that raised ends it with its exception)."""
+        mapping = getattr(worker, "policy_mapping_fn", None)
+        iteration = int(getattr(mapping, "iteration", 0))
+        kill_point("sampling", iteration)
+        if isinstance(episode, Exception):
+            # restart_failed_sub_environments: RLlib rebuilt the sub-env; the match never finished.
+            self._output.env_restarts += 1
+            return
         env = base_env.get_sub_environments()[env_index or 0]
         returns: dict[str, float] = {}
         seats: dict[str, str] = {}
@@ -74,7 +83,7 @@ class MatchRecorder(RLlibCallback):
                 length=int(episode.length),
                 wall_time=now,
                 duration_s=now - episode.user_data.get(_START_KEY, now),
-                iteration=self.iteration,
+                iteration=iteration,
                 learner=PlayerId(learners[0]) if learners else None,
             )
         )
@@ -83,6 +92,10 @@ class MatchRecorder(RLlibCallback):
     def _is_trainable(worker: Any, policy_id: str) -> bool:
         check = getattr(worker, "is_policy_to_train", None)
         return bool(check(policy_id)) if callable(check) else False
+
+    def on_learn_on_batch(self, *, policy: Any, train_batch: Any, result: dict, **kwargs: Any) -> None:
+        """Nothing to record while learning; the ``training`` kill point sits here."""
+        kill_point("training")
 
     def on_sample_end(self, *, samples: Any, **kwargs: Any) -> None:
         """Count the agent steps each policy sampled (its share of the train batch)."""

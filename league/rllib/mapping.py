@@ -77,6 +77,8 @@ class MatchMapping:
         self.trainable = frozenset(trainable)
         self.self_play_learns_both_seats = self_play_learns_both_seats
         self._seat_of = {agent: i for i, agent in enumerate(seat_agents)}
+        #: The league iteration this mapping serves (set by ``install_mapping``; match records carry it).
+        self.iteration = 0
         self._decisions: OrderedDict[int, tuple[str, ...]] = OrderedDict()
         self._episodes_seen = 0
 

@@ -142,7 +142,8 @@ def test_reset_puts_the_exploiter_back_to_its_initial_weights_everywhere(tmp_pat
 
 
 def test_stopping_the_embedded_redis_mid_run_is_a_clear_error_not_a_hang(tmp_path):
-    config = tiny_config(tmp_path, iterations=3, roster=MAIN_ONLY, evaluation={"games": 0})
+    config = tiny_config(tmp_path, iterations=3, roster=MAIN_ONLY, evaluation={"games": 0},
+                         ledger={"retry_timeout_s": 3.0})
     with LeagueManager(config) as manager:
         manager.step()
         manager._embedded.kill()

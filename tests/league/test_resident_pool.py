@@ -82,6 +82,9 @@ def test_prune_removes_snapshots_from_the_store_the_ledger_and_the_algorithm(tmp
         pruned = manager.prune(keep_last=2, keep_top=1)
         kept = sorted({best, "main_v3", "main_v4"})
         assert pruned and sorted(pruned) == sorted({"main_v1", "main_v2"} - {best})
+        # The last checkpoint still lists them, so they leave the store only with the next one.
+        assert set(pruned) <= set(manager.store.ids())
+        manager.checkpoint()
         assert sorted(manager.snapshots) == kept == manager.store.ids()
         assert {p.player_id for p in manager.ledger.players()} == {MAIN, *kept}
         assert all(p not in manager.resident for p in pruned)

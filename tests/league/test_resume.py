@@ -1,0 +1,139 @@
+"""Checkpoints and resume in process: exact restores, roll-back of an uncommitted iteration, the run lock."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from league.cli import app
+from league.errors import RunDirError
+from league.manager import MAIN, LeagueManager
+from league.offline import prune_run
+from league.ratings import compute_ratings
+from league.rllib.algorithm import checkpoint_state, weights_everywhere
+from league.types import Role
+from tests.conftest import tiny_config
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _crash(manager: LeagueManager) -> None:
+    """Leave as a killed run would: no checkpoint at exit for the iteration in progress."""
+    manager._mid_iteration = True
+    manager.close()
+
+
+def test_resume_rolls_back_an_uncommitted_iteration_and_restores_players_exactly(tmp_path):
+    config = tiny_config(tmp_path, iterations=4, checkpoint_every=2, snapshots={"keep_last": 2},
+                         evaluation={"games": 10, "every": 1})
+    manager = LeagueManager(config)
+    manager.step()
+    manager.step()  # committed by the checkpoint after iteration 2
+    committed = {pid: checkpoint_state(manager.algorithm, pid) for pid in manager.trainable}
+    roster = [p.player_id for p in manager.players]
+    position = manager.ledger.match_count()
+    report = manager.step()  # iteration 3: matches, snapshots and prunes that no checkpoint covers
+    assert not report.checkpointed and report.new_snapshots and report.pruned
+    assert manager.ledger.match_count() > position
+    _crash(manager)
+
+    resumed = LeagueManager.resume(config.run_dir)
+    try:
+        assert resumed.iteration == 2 and resumed.resumes == 1
+        assert [p.player_id for p in resumed.players] == roster
+        # The ledger holds exactly what the checkpoint consumed, with counters to match.
+        assert resumed.ledger.match_count() == position
+        matches = list(resumed.ledger.iter_matches())
+        assert max(m.iteration for m in matches) == 2
+        assert resumed.ledger.payoff_counts() == _payoff(matches)
+        assert [e[0] for e in resumed.ledger.evaluations()] == [1, 2]
+        # Snapshots frozen in iteration 3 are gone; the ones it pruned are back and load.
+        snapshots = [p.player_id for p in resumed.players if p.role is Role.SNAPSHOT]
+        assert resumed.store.ids() == sorted(snapshots)
+        assert not any(s.endswith("_v3") for s in snapshots)
+        for snapshot in snapshots:
+            assert resumed.store.load(snapshot).weights
+        # Weights, Adam moments, timestep and KL coefficient are those of the checkpoint, on every runner.
+        for pid in resumed.trainable:
+            assert _equal(checkpoint_state(resumed.algorithm, pid), committed[pid])
+        assert all(_equal(w, committed[MAIN]["weights"]) for w in weights_everywhere(resumed.algorithm, MAIN))
+
+        reports = resumed.run()
+        assert [r.iteration for r in reports] == [3, 4]
+        history = resumed.history
+        matches = list(resumed.ledger.iter_matches())
+        assert [h.iteration for h in history] == [1, 2, 3, 4]
+        assert len(matches) == len({m.match_id for m in matches}) == sum(h.matches + h.anchor_matches
+                                                                          for h in history)
+        assert dict(sorted(Counter(m.iteration for m in matches).items())) == {
+            h.iteration: h.matches + h.anchor_matches for h in history}
+        stored, rated = resumed.ledger.ratings()
+        assert rated == len(matches)
+        for player, rating in compute_ratings(matches).items():
+            assert stored[player].elo == pytest.approx(rating.elo, abs=1e-9)
+            assert stored[player].sigma == pytest.approx(rating.sigma, abs=1e-9)
+        assert resumed.ledger.progress()["resumes"] == 1
+    finally:
+        resumed.close()
+
+
+def _payoff(matches):
+    from league.payoff import payoff_from_matches
+
+    return payoff_from_matches(matches)
+
+
+def test_a_run_folder_in_use_is_refused_and_released_on_close(tmp_path):
+    config = tiny_config(tmp_path, iterations=1, roster={"main_exploiters": 0, "league_exploiters": 0,
+                                                           "scripted": []})
+    with LeagueManager(config):
+        with pytest.raises(RunDirError, match=r"is in use by another League process \(pid \d+\)"):
+            LeagueManager.resume(config.run_dir)
+        with pytest.raises(RunDirError, match="in use by another League process"):
+            prune_run(config.run_dir, keep_last=1, keep_top=None)
+    with LeagueManager.resume(config.run_dir, iterations=2) as again:
+        assert again.iteration == 0
+        again.run()
+        assert again.iteration == 2
+    with LeagueManager.resume(config.run_dir) as done:
+        assert done.iteration == 2 and done.run() == []
+
+
+def test_resume_cli_refuses_config_changes_and_missing_runs(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["run", "--resume", "--run-dir", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2
+    assert "no League run in" in missing.output and "run.json not found" in missing.output
+    changed = runner.invoke(app, ["run", "--resume", "--run-dir", str(tmp_path), "--game", "tictactoe"],
+                            env={"COLUMNS": "300"})
+    assert changed.exit_code == 2
+    assert re.search(r"drop --game \(only --iterations and --num-env-runners may change\)", changed.output)
+    both = runner.invoke(app, ["run", "--resume", "--overwrite", "--run-dir", str(tmp_path)], env={"COLUMNS": "300"})
+    assert both.exit_code == 2 and "pass one of them" in both.output
+
+
+def test_status_shows_the_fault_counters(tmp_path):
+    config = tiny_config(tmp_path, iterations=1, roster={"main_exploiters": 0, "league_exploiters": 0,
+                                                           "scripted": []}, evaluation={"games": 0})
+    with LeagueManager(config) as manager:
+        manager.run()
+    result = CliRunner().invoke(app, ["status", "--run-dir", str(config.run_dir), "--json"])
+    assert result.exit_code == 0
+    status = json.loads(result.output)
+    assert {k: status[k] for k in ("env_runner_restarts", "env_restarts", "ledger_retries", "resumes")} == {
+        "env_runner_restarts": 0, "env_restarts": 0, "ledger_retries": 0, "resumes": 0}
