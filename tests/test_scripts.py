@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +55,16 @@ def test_bench_pool_memory_one_size_churns_the_pool():
     assert data["snapshots"] == 6 and data["restored"] >= 2
     assert data["total_peak_rss_mib"] == pytest.approx(data["driver_peak_rss_mib"] + data["runner_peak_rss_mib"],
                                                        abs=0.2)
+
+
+def test_bench_checkpoint_times_writes_and_loads_of_a_runs_checkpoint(tmp_path):
+    from league.checkpoint import LeagueState, write_checkpoint
+
+    state = LeagueState(run_id="run-b", iteration=1, env_steps=0, total_episodes=0, abandoned_episodes=0,
+                        anchor_matches=0, ledger_position=0, roster=[], generation_start={}, snapshot_versions={},
+                        resident=[], ratings={}, history=[])
+    players = {"main": {"weights": {"w": np.ones((64, 64), np.float32)}, "global_timestep": 3}}
+    write_checkpoint(tmp_path, state, players, {}, keep=1)
+    data = _last_json([str(ROOT / "scripts" / "bench_checkpoint.py"), "--run-dir", str(tmp_path), "--repeats", "3"])
+    assert data["players"] == 1 and data["bytes"] > 64 * 64 * 4
+    assert 0 < data["write_p50_ms"] <= data["write_p95_ms"] and 0 < data["load_p50_ms"]
