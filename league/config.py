@@ -276,6 +276,7 @@ class LeagueConfig(_Section):
         1, ge=1, description="Write a league checkpoint every N iterations (and at the end); a resumed run "
         "redoes the iterations after its last checkpoint.")
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk (newest first).")
+    tensorboard: bool = Field(True, description="Write TensorBoard scalars per iteration to <run_dir>/tensorboard.")
 
     @field_validator("game")
     @classmethod

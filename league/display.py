@@ -10,9 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from league.manager import MAIN, IterationReport
+from league.types import Role
 
-_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "resident", "main Elo", "vs {opponent}",
-            "train s", "league s")
+_COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "snapshots res/stored", "main Elo",
+            "vs {opponent}", "sample s", "learn s", "league s")
 
 
 def _win_rate(report: IterationReport) -> str:
@@ -34,10 +35,38 @@ def report_cells(report: IterationReport) -> list[str]:
     return [
         str(report.iteration), _compact(report.env_steps), f"{report.env_steps_per_s:,.0f}",
         f"{report.matches_recorded:,}", str(report.league_size),
-        f"{len(report.resident)} (+{len(report.restored)})",
-        _main_elo(report), _win_rate(report), f"{report.train_time_s:.1f}",
+        f"{_resident_snapshots(report)}/{report.snapshots} (+{len(report.restored)})",
+        _main_elo(report), _win_rate(report), f"{report.sample_time_s:.1f}", f"{report.learn_time_s:.1f}",
         f"{report.league_time_s:.2f}",
     ]
+
+
+def _resident_snapshots(report: IterationReport) -> int:
+    snapshots = {p.player_id for p in report.players if p.role is Role.SNAPSHOT}
+    return sum(1 for p in report.resident if p in snapshots)
+
+
+def roster_table(report: IterationReport, rows: int = 10) -> Table:
+    """The roster after ``report``'s iteration: trainable players first, then the best frozen ones by Elo."""
+    ratings = report.ratings
+    trainable = [p for p in report.players if p.trainable]
+    frozen = sorted((p for p in report.players if not p.trainable),
+                    key=lambda p: -(ratings[p.player_id].elo if p.player_id in ratings else float("-inf")))
+    top = frozen[:max(rows - len(trainable), 0)]
+    shown = trainable + top
+    table = Table(title=f"Roster after iteration {report.iteration} ({len(report.players)} players, "
+                        f"{len(frozen) - len(top)} more frozen not shown)", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for column in ("player", "role", "", "Elo", "skill μ±σ", "games", "score this iter"):
+        table.add_column(column, justify="left" if column in ("player", "role", "") else "right")
+    for player in shown:
+        rating = ratings.get(player.player_id)
+        score = report.learner_scores.get(player.player_id)
+        table.add_row(player.player_id, player.role.value, "trainable" if player.trainable else "frozen",
+                      "-" if rating is None else f"{rating.elo:.0f}",
+                      "-" if rating is None else f"{rating.mu:.1f}±{rating.sigma:.1f}",
+                      "-" if rating is None else f"{rating.games:,}",
+                      "-" if score is None else f"{score:.2f}")
+    return table
 
 
 def report_line(report: IterationReport) -> str:
@@ -49,6 +78,7 @@ def report_line(report: IterationReport) -> str:
             f"steps_per_s={report.env_steps_per_s:.0f} episodes={report.episodes} "
             f"matches={report.matches_recorded} league_size={report.league_size} "
             f"snapshots={report.snapshots} resident={len(report.resident)} restored={len(report.restored)} "
+            f"sample_s={report.sample_time_s:.1f} learn_s={report.learn_time_s:.1f} "
             f"main_elo={_main_elo(report)} "
             f"win_rate={win_rate} eval_games={games} "
             f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}"
@@ -82,7 +112,9 @@ class LiveView:
             table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
         for report in self._reports[-self._rows:]:
             table.add_row(*report_cells(report))
-        return Group(table, self.progress)
+        if not self._reports:
+            return Group(table, self.progress)
+        return Group(roster_table(self._reports[-1]), table, self.progress)
 
 
 def _rating_cells(player: dict[str, Any]) -> tuple[str, str]:
@@ -113,7 +145,8 @@ def status_table(status: dict[str, Any]) -> Group:
     """``league status``: a summary, the roster by Elo and the top of the payoff matrix."""
     summary = Table(title=f"Run {status['run_id']} ({status['game']})", show_header=False)
     for key in ("iteration", "env_steps", "matches", "matches_rated", "episodes", "snapshots",
-                "snapshot_uri", "resident_policies", "win_rate_vs_random"):
+                "snapshot_uri", "resident_policies", "win_rate_vs_random", "resumes", "env_runner_restarts",
+                "env_restarts", "ledger_retries"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
     for snapshot, reason in status.get("unusable", {}).items():

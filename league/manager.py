@@ -63,7 +63,7 @@ from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
 from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmaker, make_plan
 from league.opponents import add_exported_opponent
-from league.payoff import Payoff
+from league.payoff import Payoff, learner_scores
 from league.pool import ResidentPool, choose_residents, restrict_plan
 from league.ratings import Rating, RatingBook
 from league.retention import prunable
@@ -77,6 +77,7 @@ from league.rllib.algorithm import (
     initial_state,
     install_mapping,
     load_checkpoint_state,
+    phase_seconds,
     remove_frozen,
     reset_player,
     restore_frozen,
@@ -87,6 +88,7 @@ from league.roles import initial_roster, resets_after_snapshot, snapshot_due, sn
 from league.run_dir import RunInfo, RunLock, new_run_id, prepare_run_dir, read_run_info
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
 from league.snapshots.manifest import RatingAtFreeze
+from league.tensorboard import TensorBoardLog
 from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
 
 _log = logging.getLogger(__name__)
@@ -127,6 +129,10 @@ class IterationReport:
         env_restarts: Sub-environments restarted since the run started (after they raised).
         ledger_retries: Ledger calls retried while Redis was unreachable, since the run started.
         checkpointed: Whether a league checkpoint committed this iteration.
+        sample_time_s: Seconds RLlib spent sampling (part of ``train_time_s``).
+        learn_time_s: Seconds RLlib spent in PPO updates (part of ``train_time_s``).
+        players: The roster after this iteration.
+        learner_scores: Each learner's score in the matches chosen for it this iteration.
     """
 
     iteration: int
@@ -156,6 +162,10 @@ class IterationReport:
     env_restarts: int = 0
     ledger_retries: int = 0
     checkpointed: bool = False
+    sample_time_s: float = 0.0
+    learn_time_s: float = 0.0
+    players: tuple[PlayerRecord, ...] = ()
+    learner_scores: dict[PlayerId, float] = field(default_factory=dict)
 
 
 class LeagueManager:
@@ -224,6 +234,9 @@ class LeagueManager:
                 action_space=self.action_space,
                 mapping=self._mapping(self.plan),
             )
+            self._tensorboard = TensorBoardLog(self.run_dir, config.evaluation.opponent,
+                                               purge_step=self.iteration + 1 if resume else None) \
+                if config.tensorboard else None
             if checkpoint is not None:
                 for pid in self.trainable:
                     load_checkpoint_state(self.algorithm, pid, checkpoint.players[pid])
@@ -671,7 +684,9 @@ class LeagueManager:
         restore_time = time.perf_counter() - start
         install_mapping(self.algorithm, self._mapping(self.plan), iteration)
         train_start = time.perf_counter()
+        sample_before, learn_before = phase_seconds(self.algorithm)
         result = self.algorithm.train()
+        sample_after, learn_after = phase_seconds(self.algorithm)
         train_time = time.perf_counter() - train_start
         self.iteration = iteration
         steps = int(result["num_env_steps_sampled_this_iter"])
@@ -706,7 +721,7 @@ class LeagueManager:
             self.checkpoint()
         self._mid_iteration = False
         elapsed = time.perf_counter() - start
-        return IterationReport(
+        report = IterationReport(
             iteration=iteration,
             env_steps=self.env_steps,
             env_steps_per_s=steps / max(train_time, 1e-9),
@@ -734,7 +749,14 @@ class LeagueManager:
             env_restarts=self.env_restarts - env_restarts_before,
             ledger_retries=self.ledger_retries - retries_before,
             checkpointed=checkpointed,
+            sample_time_s=sample_after - sample_before,
+            learn_time_s=learn_after - learn_before,
+            players=tuple(self.roster),
+            learner_scores=learner_scores(output.matches),
         )
+        if self._tensorboard is not None:
+            self._tensorboard.write(report)
+        return report
 
     def run(self, iterations: int | None = None, *,
             on_iteration: Callable[[IterationReport], None] | None = None) -> list[IterationReport]:
@@ -767,6 +789,10 @@ class LeagueManager:
         if algorithm is not None:
             algorithm.stop()
             self.algorithm = None
+        tensorboard = getattr(self, "_tensorboard", None)
+        if tensorboard is not None:
+            tensorboard.close()
+            self._tensorboard = None
         ledger = getattr(self, "ledger", None)
         if ledger is not None:
             ledger.close()

@@ -40,6 +40,33 @@ def payoff_from_matches(matches: Iterable[MatchRecord]) -> dict[tuple[PlayerId, 
     return {pair: PairCounts(*t) for pair, t in tallies.items()}
 
 
+def learner_scores(matches: Iterable[MatchRecord]) -> dict[PlayerId, float]:
+    """Each learner's score ((wins + draws / 2) / seats played) in the matches chosen for it.
+
+    Self-play matches count every seat the learner held (so they score 1/2).
+
+    Example:
+        >>> from league.types import MatchId
+        >>> won = MatchRecord(MatchId("a"), (PlayerId("main"), PlayerId("r")), (1.0, -1.0), 7, 0.0, 0.0,
+        ...                   learner=PlayerId("main"))
+        >>> drew = MatchRecord(MatchId("b"), (PlayerId("r"), PlayerId("main")), (0.0, 0.0), 9, 0.0, 0.0,
+        ...                    learner=PlayerId("main"))
+        >>> learner_scores([won, drew])
+        {'main': 0.75}
+    """
+    value = {Outcome.WIN: 1.0, Outcome.DRAW: 0.5, Outcome.LOSS: 0.0}
+    totals: dict[PlayerId, list[float]] = {}
+    for match in matches:
+        if match.learner is None:
+            continue
+        for seat, player in enumerate(match.seats):
+            if player == match.learner:
+                entry = totals.setdefault(player, [0.0, 0.0])
+                entry[0] += value[match.outcomes[seat]]
+                entry[1] += 1
+    return {player: points / seats for player, (points, seats) in totals.items()}
+
+
 @dataclass(frozen=True)
 class Payoff:
     """The payoff matrix of a league.

@@ -142,3 +142,34 @@ def compute_ratings(matches: Iterable[MatchRecord], *, elo_initial: float = 1200
     book = RatingBook(elo_initial=elo_initial, elo_k=elo_k)
     book.update_all(matches)
     return book.ratings()
+
+
+def rating_history(matches: Iterable[MatchRecord], *, elo_initial: float = 1200.0,
+                   elo_k: float = 16.0) -> dict[PlayerId, list[tuple[int, Rating]]]:
+    """Every player's ratings after each iteration, folding ``matches`` in ledger order.
+
+    A player's series starts at the first iteration it was rated in; its last
+    point equals :func:`compute_ratings` over the same matches.
+
+    Example:
+        >>> from league.types import MatchId
+        >>> won = MatchRecord(MatchId("m"), (PlayerId("a"), PlayerId("b")), (1.0, -1.0), 7, 0.0, 0.0, iteration=1)
+        >>> [(it, r.elo) for it, r in rating_history([won])["a"]]
+        [(1, 1208.0)]
+    """
+    book = RatingBook(elo_initial=elo_initial, elo_k=elo_k)
+    history: dict[PlayerId, list[tuple[int, Rating]]] = {}
+    current: int | None = None
+
+    def close(iteration: int) -> None:
+        for player, rating in book.ratings().items():
+            history.setdefault(player, []).append((iteration, rating))
+
+    for match in matches:
+        if current is not None and match.iteration != current:
+            close(current)
+        current = match.iteration
+        book.update(match)
+    if current is not None:
+        close(current)
+    return history

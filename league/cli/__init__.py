@@ -10,6 +10,7 @@ from league.cli.eval_cmd import evaluate
 from league.cli.export_cmd import export
 from league.cli.play_cmd import play
 from league.cli.prune_cmd import prune
+from league.cli.report_cmd import report
 from league.cli.run_cmd import run
 from league.cli.status_cmd import status
 
@@ -23,6 +24,7 @@ app.command("export")(export)
 app.command("eval")(evaluate)
 app.command("play")(play)
 app.command("add-opponent")(add_opponent)
+app.command("report")(report)
 
 
 def main() -> None:

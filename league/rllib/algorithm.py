@@ -160,6 +160,21 @@ def load_checkpoint_state(algo: Algorithm, player: PlayerId, state: Mapping[str,
     algo.env_runner_group.foreach_env_runner(load, local_env_runner=False)
 
 
+def phase_seconds(algo: Algorithm) -> tuple[float, float]:
+    """Total seconds this Algorithm has spent sampling and learning (RLlib's "sample" / "learn" timers).
+
+    The result dict only reports a moving mean of these timers; the totals'
+    difference across one ``train()`` is that iteration's exact time per phase.
+    """
+    timers = getattr(algo, "_timers", {})
+
+    def total(name: str) -> float:
+        timer = timers.get(name)
+        return float(getattr(timer, "_total_time", 0.0)) if timer is not None else 0.0
+
+    return total("sample"), total("learn")
+
+
 def env_runner_restarts(algo: Algorithm) -> int:
     """Remote env runners RLlib restarted since this Algorithm was built."""
     return int(algo.env_runner_group.num_remote_worker_restarts())
