@@ -50,6 +50,11 @@ class ResourcesConfig(_Section):
     num_env_runners: int = Field(0, ge=0, description="Remote env runners (0: sample in the driver).")
     num_envs_per_env_runner: int = Field(8, ge=1, description="Sub-envs per runner, batched inference.")
     num_cpus: int = Field(2, ge=1, description="CPUs given to a local Ray started by League.")
+    address: str | None = Field(
+        None, description="Join an existing Ray cluster: 'auto' or 'ray://HOST:PORT'; unset: start a local Ray.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs for the learner (the driver's PPO updates).")
+    num_gpus_per_env_runner: float = Field(0.0, ge=0, description="GPUs per remote env runner.")
+    num_cpus_per_env_runner: float = Field(1.0, gt=0, description="CPUs per remote env runner.")
     rollout_fragment_length: int | str = Field(
         "auto", description="Steps per runner per sample call, or 'auto' (train batch / runners)."
     )
@@ -58,6 +63,13 @@ class ResourcesConfig(_Section):
     max_env_runner_restarts: int = Field(1000, ge=0, description="Most env runner restarts over a run.")
     restart_failed_sub_environments: bool = Field(
         True, description="Rebuild a sub-environment that raised and drop its episode; off: the runner fails.")
+
+    @field_validator("address")
+    @classmethod
+    def _ray_address(cls, value: str | None) -> str | None:
+        if value is not None and value != "auto" and not value.startswith("ray://") and ":" not in value:
+            raise ValueError("expected 'auto', 'ray://HOST:PORT' or HOST:PORT of a Ray head node")
+        return value
 
 
 class RosterConfig(_Section):

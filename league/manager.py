@@ -81,9 +81,11 @@ from league.rllib.algorithm import (
     remove_frozen,
     reset_player,
     restore_frozen,
+    runner_nodes,
 )
+from league.rllib.callbacks import LedgerSpec
 from league.rllib.mapping import MatchMapping
-from league.rllib.runtime import ensure_ray
+from league.rllib.runtime import ensure_ray, is_node_local_url
 from league.roles import initial_roster, resets_after_snapshot, snapshot_due, snapshot_id
 from league.run_dir import RunInfo, RunLock, new_run_id, prepare_run_dir, read_run_info
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
@@ -133,6 +135,7 @@ class IterationReport:
         learn_time_s: Seconds RLlib spent in PPO updates (part of ``train_time_s``).
         players: The roster after this iteration.
         learner_scores: Each learner's score in the matches chosen for it this iteration.
+        written_by_runners: Match records the env runners wrote to the ledger themselves this iteration.
     """
 
     iteration: int
@@ -166,6 +169,7 @@ class IterationReport:
     learn_time_s: float = 0.0
     players: tuple[PlayerRecord, ...] = ()
     learner_scores: dict[PlayerId, float] = field(default_factory=dict)
+    written_by_runners: int = 0
 
 
 class LeagueManager:
@@ -210,7 +214,7 @@ class LeagueManager:
             if not resume:
                 RunInfo(self.run_id, config.game, config.redis_url, time.time(),
                         config.model_dump(mode="json")).write(self.run_dir)
-            self._owns_ray = ensure_ray(config.resources.num_cpus)
+            self._owns_ray = ensure_ray(config.resources.num_cpus, config.resources.address)
             probe = envs.make(config.game, **config.env_config)
             self.seat_agents: tuple[str, ...] = tuple(probe.possible_agents)
             self.observation_space, self.action_space = probe.observation_space, probe.action_space
@@ -226,6 +230,8 @@ class LeagueManager:
             state = checkpoint.state if checkpoint is not None else None
             self._restore_league_state(state, resumed=resume)
             self.plan = self._make_plan(self.iteration + 1)
+            self._ledger_spec = LedgerSpec(url, self.run_id, config.ledger.retry_timeout_s,
+                                           config.ledger.write_batch)
             self.algorithm = build_algorithm(
                 config,
                 env_name=envs.register_with_ray(config.game),
@@ -234,6 +240,7 @@ class LeagueManager:
                 action_space=self.action_space,
                 mapping=self._mapping(self.plan),
             )
+            self._check_cluster_services(url)
             self._tensorboard = TensorBoardLog(self.run_dir, config.evaluation.opponent,
                                                purge_step=self.iteration + 1 if resume else None) \
                 if config.tensorboard else None
@@ -268,6 +275,31 @@ class LeagueManager:
         if num_env_runners is not None:
             update["resources"] = config.resources.model_copy(update={"num_env_runners": num_env_runners})
         return cls(config.model_copy(update=update), resume=True)
+
+    def _check_cluster_services(self, ledger_url: str) -> None:
+        """Refuse node-local services when env runners live on other nodes than the driver.
+
+        Runners on other nodes write to the ledger themselves, and a resumed or
+        restarted driver may land on another node: the ledger must be a Redis
+        server every node reaches and the snapshot store shared (``s3://``, or a
+        ``file://`` URI on a filesystem every node mounts).
+        """
+        driver = ray.get_runtime_context().get_node_id()
+        elsewhere = [node for node in runner_nodes(self.algorithm) if node != driver]
+        if not elsewhere:
+            return
+        problems = []
+        if self._embedded is not None:
+            problems.append("the ledger is the embedded Redis in the run folder: pass --redis-url "
+                            "redis://HOST:PORT of a server every node reaches")
+        elif is_node_local_url(ledger_url):
+            problems.append(f"redis_url {ledger_url!r} only reaches this node: use the server's network address")
+        if "://" not in self.config.snapshot_uri:
+            problems.append(f"snapshots go to the local folder {self.config.snapshot_uri!r}: pass --snapshot-uri "
+                            "s3://bucket/prefix, or a file:// URI on a filesystem every node mounts")
+        if problems:
+            raise ConfigError(f"{len(elsewhere)} env runner(s) run on other nodes than the driver, but "
+                              + "; and ".join(problems))
 
     def _clear_store(self, overwrite: bool) -> None:
         config = self.config
@@ -313,6 +345,7 @@ class LeagueManager:
         self._runner_restarts_before = counters.get("env_runner_restarts", 0)
         self.env_restarts = counters.get("env_restarts", 0)
         self._ledger_retries_before = counters.get("ledger_retries", 0)
+        self._runner_ledger_retries = 0
         self.resumes = counters.get("resumes", 0) + (1 if resumed else 0)
         start = {PlayerId(p): Rating(r.elo, r.mu, r.sigma, r.games) for p, r in state.ratings.items()}
         self._ratings = RatingBook(elo_initial=config.ratings.elo_initial, elo_k=config.ratings.elo_k, start=start)
@@ -365,7 +398,7 @@ class LeagueManager:
     @property
     def ledger_retries(self) -> int:
         """Ledger calls retried while Redis was unreachable, since the run started (resumes included)."""
-        return self._ledger_retries_before + self.ledger.retries
+        return self._ledger_retries_before + self.ledger.retries + self._runner_ledger_retries
 
     def _counters(self) -> dict[str, int]:
         return {"env_runner_restarts": self.env_runner_restarts, "env_restarts": self.env_restarts,
@@ -682,7 +715,7 @@ class LeagueManager:
         self.plan, restored, unusable = self._prepare(iteration)
         resident = tuple(self.pool.resident)
         restore_time = time.perf_counter() - start
-        install_mapping(self.algorithm, self._mapping(self.plan), iteration)
+        install_mapping(self.algorithm, self._mapping(self.plan), iteration, self._ledger_spec)
         train_start = time.perf_counter()
         sample_before, learn_before = phase_seconds(self.algorithm)
         result = self.algorithm.train()
@@ -693,9 +726,11 @@ class LeagueManager:
         self.env_steps += steps
         output = drain_runners(self.algorithm)
         self.env_restarts += output.env_restarts
-        episodes = len(output.matches)
+        self._runner_ledger_retries += output.ledger_retries
+        # Runners wrote their records themselves; the driver writes what they could not.
+        recorded = output.written + self.ledger.record(output.matches)
+        episodes = output.written + len(output.matches)
         self.total_episodes += episodes
-        recorded = self.ledger.record(output.matches)
         ratings = self.update_ratings()
         anchors_before = self.anchor_matches
         new_snapshots, resets = self._freeze_and_reset(iteration)
@@ -752,7 +787,8 @@ class LeagueManager:
             sample_time_s=sample_after - sample_before,
             learn_time_s=learn_after - learn_before,
             players=tuple(self.roster),
-            learner_scores=learner_scores(output.matches),
+            learner_scores=learner_scores(output.tallies),
+            written_by_runners=output.written,
         )
         if self._tensorboard is not None:
             self._tensorboard.write(report)

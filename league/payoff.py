@@ -40,10 +40,26 @@ def payoff_from_matches(matches: Iterable[MatchRecord]) -> dict[tuple[PlayerId, 
     return {pair: PairCounts(*t) for pair, t in tallies.items()}
 
 
-def learner_scores(matches: Iterable[MatchRecord]) -> dict[PlayerId, float]:
-    """Each learner's score ((wins + draws / 2) / seats played) in the matches chosen for it.
+def learner_tallies(matches: Iterable[MatchRecord]) -> dict[PlayerId, tuple[float, int]]:
+    """Each learner's points (win 1, draw 1/2) and seats played in the matches chosen for it.
 
-    Self-play matches count every seat the learner held (so they score 1/2).
+    Self-play matches count every seat the learner held. Tallies from several
+    env runners add up; :func:`learner_scores` turns them into scores.
+    """
+    value = {Outcome.WIN: 1.0, Outcome.DRAW: 0.5, Outcome.LOSS: 0.0}
+    totals: dict[PlayerId, tuple[float, int]] = {}
+    for match in matches:
+        if match.learner is None:
+            continue
+        for seat, player in enumerate(match.seats):
+            if player == match.learner:
+                points, seats = totals.get(player, (0.0, 0))
+                totals[player] = (points + value[match.outcomes[seat]], seats + 1)
+    return totals
+
+
+def learner_scores(tallies: Mapping[PlayerId, tuple[float, int]]) -> dict[PlayerId, float]:
+    """Each learner's score, (wins + draws / 2) / seats played, from :func:`learner_tallies`.
 
     Example:
         >>> from league.types import MatchId
@@ -51,20 +67,10 @@ def learner_scores(matches: Iterable[MatchRecord]) -> dict[PlayerId, float]:
         ...                   learner=PlayerId("main"))
         >>> drew = MatchRecord(MatchId("b"), (PlayerId("r"), PlayerId("main")), (0.0, 0.0), 9, 0.0, 0.0,
         ...                    learner=PlayerId("main"))
-        >>> learner_scores([won, drew])
+        >>> learner_scores(learner_tallies([won, drew]))
         {'main': 0.75}
     """
-    value = {Outcome.WIN: 1.0, Outcome.DRAW: 0.5, Outcome.LOSS: 0.0}
-    totals: dict[PlayerId, list[float]] = {}
-    for match in matches:
-        if match.learner is None:
-            continue
-        for seat, player in enumerate(match.seats):
-            if player == match.learner:
-                entry = totals.setdefault(player, [0.0, 0.0])
-                entry[0] += value[match.outcomes[seat]]
-                entry[1] += 1
-    return {player: points / seats for player, (points, seats) in totals.items()}
+    return {player: points / seats for player, (points, seats) in tallies.items() if seats}
 
 
 @dataclass(frozen=True)

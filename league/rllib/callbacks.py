@@ -1,10 +1,14 @@
 """RLlib callbacks that turn finished episodes into match records.
 
-Each env runner buffers one :class:`~league.types.MatchRecord` per finished
-episode and counts the agent steps it sampled per policy (what each policy's
-train batch holds); the driver drains every runner after an iteration's
-sampling and writes the records to the ledger in one pipeline (see
-:func:`~league.rllib.algorithm.drain_runners`).
+Each env runner makes one :class:`~league.types.MatchRecord` per finished
+episode and writes them to the ledger itself, one pipeline at the end of each
+sample call, so the driver is not a bottleneck as runners are added. It also
+counts the agent steps it sampled per policy (what each policy's train batch
+holds), each learner's points, and sub-environment restarts. The driver drains
+every runner after an iteration's sampling (see
+:func:`~league.rllib.algorithm.drain_runners`): the counts, plus any records a
+runner could not write (not connected yet, or Redis away past its retry
+timeout), which the driver then writes.
 """
 
 from __future__ import annotations
@@ -17,10 +21,21 @@ from typing import Any
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 from league.faults import kill_point
+from league.payoff import learner_tallies
 from league.rllib.mapping import is_mirror, player_of
 from league.types import MatchId, MatchRecord, PlayerId
 
 _START_KEY = "league_start_time"
+
+
+@dataclass(frozen=True)
+class LedgerSpec:
+    """How an env runner reaches the run's ledger (plain data: it travels to runner processes)."""
+
+    url: str
+    run_id: str
+    retry_timeout_s: float
+    write_batch: int
 
 
 @dataclass
@@ -28,14 +43,33 @@ class RunnerOutput:
     """What one env runner hands over after sampling.
 
     Attributes:
-        matches: Records of the episodes that finished.
+        matches: Records of finished episodes the runner did not write to the ledger itself.
+        written: Records the runner wrote to the ledger (new ones) since the last drain.
+        tallies: Each learner's points and seats in the matches that finished (see
+            :func:`~league.payoff.learner_tallies`).
         agent_steps: Agent steps sampled per policy id (mirrors under their own id).
         env_restarts: Sub-environments that raised and were restarted (their episodes dropped).
+        ledger_retries: Ledger calls the runner retried while Redis was unreachable.
     """
 
     matches: list[MatchRecord] = field(default_factory=list)
+    written: int = 0
+    tallies: dict[PlayerId, tuple[float, int]] = field(default_factory=dict)
     agent_steps: dict[str, int] = field(default_factory=dict)
     env_restarts: int = 0
+    ledger_retries: int = 0
+
+    def add(self, other: RunnerOutput) -> None:
+        """Fold another runner's output into this one."""
+        self.matches.extend(other.matches)
+        self.written += other.written
+        for player, (points, seats) in other.tallies.items():
+            before = self.tallies.get(player, (0.0, 0))
+            self.tallies[player] = (before[0] + points, before[1] + seats)
+        for pid, steps in other.agent_steps.items():
+            self.agent_steps[pid] = self.agent_steps.get(pid, 0) + steps
+        self.env_restarts += other.env_restarts
+        self.ledger_retries += other.ledger_retries
 
 
 class MatchRecorder(RLlibCallback):
@@ -47,6 +81,24 @@ class MatchRecorder(RLlibCallback):
         # seeded run draws the same episode ids again (for example after a resume).
         self._nonce = os.urandom(4).hex()
         self._output = RunnerOutput()
+        self._ledger: Any = None
+        self._retries_reported = 0
+
+    @property
+    def connected(self) -> bool:
+        """Whether this runner writes its records to the ledger itself."""
+        return self._ledger is not None
+
+    def connect(self, spec: LedgerSpec) -> None:
+        """Write records to the ledger ``spec`` names from now on (they wait for the driver if it fails)."""
+        from league.errors import LedgerUnavailable
+        from league.ledger.redis_ledger import RedisLedger
+
+        try:
+            self._ledger = RedisLedger(spec.url, spec.run_id, retry_timeout_s=spec.retry_timeout_s,
+                                       write_batch=spec.write_batch)
+        except LedgerUnavailable:
+            self._ledger = None
 
     def on_episode_start(self, *, episode: Any, **kwargs: Any) -> None:
         """Note the wall time the match started."""
@@ -75,7 +127,7 @@ class MatchRecorder(RLlibCallback):
                     if not is_mirror(seats[a]) and self._is_trainable(worker, seats[a])]
         now = time.time()
         worker_index = getattr(worker, "worker_index", 0)
-        self._output.matches.append(
+        self._add(
             MatchRecord(
                 match_id=MatchId(f"{worker_index}-{self._nonce}-{episode.episode_id}"),
                 seats=tuple(player_of(seats[a]) for a in agents),
@@ -88,6 +140,24 @@ class MatchRecorder(RLlibCallback):
             )
         )
 
+    def _add(self, match: MatchRecord) -> None:
+        self._output.matches.append(match)
+        for player, (points, seats) in learner_tallies([match]).items():
+            before = self._output.tallies.get(player, (0.0, 0))
+            self._output.tallies[player] = (before[0] + points, before[1] + seats)
+
+    def _flush(self) -> None:
+        """Write the buffered records (one pipeline per ``write_batch``); on failure they wait for the driver."""
+        from league.errors import LedgerUnavailable
+
+        if self._ledger is None or not self._output.matches:
+            return
+        try:
+            self._output.written += self._ledger.record(self._output.matches)
+        except LedgerUnavailable:
+            return
+        self._output.matches = []
+
     @staticmethod
     def _is_trainable(worker: Any, policy_id: str) -> bool:
         check = getattr(worker, "is_policy_to_train", None)
@@ -99,6 +169,7 @@ class MatchRecorder(RLlibCallback):
 
     def on_sample_end(self, *, samples: Any, **kwargs: Any) -> None:
         """Count the agent steps each policy sampled (its share of the train batch)."""
+        self._flush()
         batches = getattr(samples, "policy_batches", None)
         if batches is None:
             return
@@ -107,6 +178,10 @@ class MatchRecorder(RLlibCallback):
             steps[policy_id] = steps.get(policy_id, 0) + int(batch.count)
 
     def drain(self) -> RunnerOutput:
-        """Hand over (and forget) the buffered records and step counts."""
+        """Hand over (and forget) the counts and any records not written yet."""
+        self._flush()
+        if self._ledger is not None:
+            self._output.ledger_retries = self._ledger.retries - self._retries_reported
+            self._retries_reported = self._ledger.retries
         output, self._output = self._output, RunnerOutput()
         return output

@@ -6,16 +6,29 @@ import os
 
 import ray
 
+from league.errors import LeagueError
 
-def ensure_ray(num_cpus: int) -> bool:
-    """Start a local Ray with ``num_cpus`` CPUs unless Ray is already initialised.
+
+def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
+    """Join the Ray cluster at ``address``, or start a local Ray with ``num_cpus`` CPUs,
+    unless Ray is already initialised.
 
     Returns:
-        True if this call started Ray (the caller then owns its shutdown).
+        True if this call started or joined Ray (the caller then owns its shutdown or disconnect).
+
+    Raises:
+        LeagueError: if the cluster at ``address`` cannot be reached.
     """
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    _forget_previous_job()
+    if address is not None:
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=True)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise LeagueError(f"could not join the Ray cluster at resources.address={address!r}: {e}") from e
+        return True
     ray.init(
         # "local": always a fresh local instance, never an unrelated cluster that
         # happens to run on this machine (joining a cluster is an explicit choice).
@@ -26,3 +39,27 @@ def ensure_ray(num_cpus: int) -> bool:
         log_to_driver=True,
     )
     return True
+
+
+def _forget_previous_job() -> None:
+    """Let Ray's env/model registry key its entries by the job about to start.
+
+    The registry caches the first job id of the process as its key prefix; after
+    a ``ray.shutdown()`` and a new ``ray.init()`` in the same process (a second
+    league run from Python), env runners of the new job would look under their
+    own job id and not find League's env and model.
+    """
+    from ray.tune.registry import _global_registry
+
+    _global_registry._prefix = None
+
+
+def is_node_local_url(url: str) -> bool:
+    """Whether a Redis URL reaches only this machine (a unix socket, localhost or a loopback address)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        return True
+    host = (parsed.hostname or "").lower()
+    return host in ("localhost", "") or host.startswith("127.") or host == "::1"
