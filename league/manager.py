@@ -257,14 +257,15 @@ class LeagueManager:
             raise
 
     @classmethod
-    def resume(cls, run_dir: str | Path, *, iterations: int | None = None,
-               num_env_runners: int | None = None) -> LeagueManager:
+    def resume(cls, run_dir: str | Path, *, iterations: int | None = None, num_env_runners: int | None = None,
+               address: str | None = None) -> LeagueManager:
         """Continue the run in ``run_dir`` from its last checkpoint, with the configuration it was started with.
 
         Args:
             run_dir: The run's folder.
             iterations: A new target iteration count (default: the run's own).
             num_env_runners: Another number of remote env runners (default: the run's own).
+            address: A Ray cluster to continue on (default: the run's own setting).
         """
         from league.offline import run_config
 
@@ -272,8 +273,10 @@ class LeagueManager:
         update: dict[str, Any] = {"run_dir": Path(run_dir)}
         if iterations is not None:
             update["iterations"] = iterations
-        if num_env_runners is not None:
-            update["resources"] = config.resources.model_copy(update={"num_env_runners": num_env_runners})
+        resources = {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
+                     if v is not None}
+        if resources:
+            update["resources"] = config.resources.model_copy(update=resources)
         return cls(config.model_copy(update=update), resume=True)
 
     def _check_cluster_services(self, ledger_url: str) -> None:

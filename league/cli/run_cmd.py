@@ -24,6 +24,8 @@ def run(
     run_dir: Annotated[Optional[Path], typer.Option(help="Folder for the run's files.")] = None,
     redis_url: Annotated[Optional[str], typer.Option(help="External Redis (redis://...); default: embedded.")] = None,
     num_env_runners: Annotated[Optional[int], typer.Option(help="Remote env runners (0: sample in the driver).")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        help="Join an existing Ray cluster: 'auto' or ray://HOST:PORT (default: start a local Ray).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Run seed.")] = None,
     snapshot_uri: Annotated[Optional[str], typer.Option(
         help="Snapshot store: a folder or s3://bucket/prefix (default: <run-dir>/snapshots).")] = None,
@@ -38,12 +40,14 @@ def run(
     """Train a self-play league and record every match in the Redis ledger."""
     if resume:
         _resume(run_dir, iterations, num_env_runners, quiet, overwrite=overwrite,
+                address=address,
                 fixed={"CONFIG_FILE": config_file, "--game": game, "--redis-url": redis_url, "--seed": seed,
                        "--snapshot-uri": snapshot_uri, "--max-resident-opponents": max_resident_opponents})
         return
     overrides = {"game": game, "iterations": iterations, "run_dir": run_dir,
                  "redis_url": redis_url, "seed": seed,
-                 "resources": {"num_env_runners": num_env_runners} if num_env_runners is not None else None,
+                 "resources": {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
+                               if v is not None} or None,
                  "snapshots": {k: v for k, v in {"uri": snapshot_uri,
                                                  "max_resident_opponents": max_resident_opponents}.items()
                                if v is not None} or None}
@@ -57,7 +61,7 @@ def run(
 
 
 def _resume(run_dir: Optional[Path], iterations: Optional[int], num_env_runners: Optional[int], quiet: bool, *,
-            overwrite: bool, fixed: dict[str, object]) -> None:
+            overwrite: bool, address: Optional[str], fixed: dict[str, object]) -> None:
     from league.errors import UsageError
     from league.manager import LeagueManager
 
@@ -70,9 +74,9 @@ def _resume(run_dir: Optional[Path], iterations: Optional[int], num_env_runners:
     given = [name for name, value in fixed.items() if value is not None]
     if given:
         raise UsageError(f"--resume continues a run with the configuration it started with; drop {', '.join(given)} "
-                         "(only --iterations and --num-env-runners may change)")
+                         "(only --iterations, --num-env-runners and --address may change)")
     console = Console()
-    manager = LeagueManager.resume(run_dir, iterations=iterations, num_env_runners=num_env_runners)
+    manager = LeagueManager.resume(run_dir, iterations=iterations, num_env_runners=num_env_runners, address=address)
     console.print(f"League: resuming [bold]{manager.config.game}[/] in {run_dir} after iteration "
                   f"{manager.iteration} of {manager.config.iterations} (resume {manager.resumes})", markup=True)
     _train(manager, console, quiet)
