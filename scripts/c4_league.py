@@ -33,6 +33,8 @@ OVERRIDES: dict[str, Any] = {
     "matchmaking": {"main": {"share": 2.0}},
     "snapshots": {"max_iterations_per_snapshot": 40, "min_games": 400},
     "evaluation": {"opponent": "heuristic", "games": 200, "every": 25},
+    # The sub-env count of the recorded runs (docs/benchmarks.md); League's default is now 32.
+    "resources": {"num_envs_per_env_runner": 8},
 }
 
 

@@ -68,3 +68,23 @@ def test_bench_checkpoint_times_writes_and_loads_of_a_runs_checkpoint(tmp_path):
     data = _last_json([str(ROOT / "scripts" / "bench_checkpoint.py"), "--run-dir", str(tmp_path), "--repeats", "3"])
     assert data["players"] == 1 and data["bytes"] > 64 * 64 * 4
     assert 0 < data["write_p50_ms"] <= data["write_p95_ms"] and 0 < data["load_p50_ms"]
+
+
+def test_bench_throughput_ab_alternates_league_and_plain_rllib():
+    data = _last_json([str(ROOT / "scripts" / "bench_throughput.py"), "ab", "--rounds", "1", "--warmup", "0",
+                       "--envs", "4"])
+    assert data["benchmark"] == "league_vs_plain_rllib" and data["league_steps"] == data["plain_steps"] == 4000
+    assert data["ratio"] == pytest.approx(data["league_steps_per_s"] / data["plain_steps_per_s"])
+
+
+def test_bench_throughput_ceiling_reports_the_fraction_and_a_profile():
+    data = _last_json([str(ROOT / "scripts" / "bench_throughput.py"), "ceiling", "--rounds", "1", "--warmup", "0",
+                       "--steps", "2000", "--top", "5"])
+    assert data["raw_env_steps_per_s"] > data["league_sampling_steps_per_s"] > 0
+    assert data["fraction"] == pytest.approx(data["league_sampling_steps_per_s"] / data["raw_env_steps_per_s"])
+    assert len(data["profile_top"]) == 5
+
+
+def test_learning_vs_envs_prints_the_evaluation_curve():
+    data = _last_json([str(ROOT / "scripts" / "learning_vs_envs.py"), "--envs", "4", "--iterations", "1"])
+    assert data["envs"] == 4 and len(data["curve"]) == 1 and 0.0 <= data["curve"][0][1] <= 1.0

@@ -1,0 +1,284 @@
+"""Throughput of League against plain RLlib, and against the raw game (the sampling ceiling).
+
+Modes (each prints a table and one JSON line):
+
+* ``ab``: League (main and its snapshots; ledger, mapping, callbacks, checkpoints,
+  TensorBoard all on) against plain RLlib PPO self-play, same game, PPO settings,
+  model and env runners, in one process, iterations alternating A/B; reports env
+  steps/s of each over whole iterations (League: ``LeagueManager.step``; RLlib:
+  ``Algorithm.train``) and their ratio.
+* ``defaults``: League's default configuration against RLlib's single-env default
+  (``num_envs_per_env_runner = 1``, sampling in the driver), same PPO settings,
+  alternating A/B; reports the ratio of env steps/s over ``Algorithm.train``.
+* ``ceiling``: env steps/s of the raw PettingZoo game with random legal moves in
+  one process, beside League's sampling throughput (env steps / sampling seconds)
+  with its default configuration, and a cProfile breakdown of where sampling time goes.
+
+Examples:
+
+    python scripts/bench_throughput.py ab --rounds 10
+    python scripts/bench_throughput.py defaults --rounds 6
+    python scripts/bench_throughput.py ceiling --steps 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import platform
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _ray() -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+
+
+def _plain_rllib(config: Any, *, num_env_runners: int, num_envs: int) -> Any:
+    """RLlib PPO self-play (one policy in every seat) with League's model and PPO settings."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.policy.policy import PolicySpec
+
+    import envs
+    from agents.models import ACTION_MASK_MODEL, register_models
+
+    register_models()
+    training = config.training
+    return (
+        PPOConfig()
+        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+        .environment(env=envs.register_with_ray(config.game), disable_env_checking=True)
+        .framework("torch")
+        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs,
+                     rollout_fragment_length="auto", batch_mode="truncate_episodes")
+        .training(train_batch_size=training.train_batch_size, minibatch_size=training.minibatch_size,
+                  num_epochs=training.num_epochs, lr=training.lr, gamma=training.gamma, lambda_=training.lambda_,
+                  clip_param=training.clip_param, entropy_coeff=training.entropy_coeff,
+                  vf_loss_coeff=training.vf_loss_coeff, kl_coeff=training.kl_coeff, kl_target=training.kl_target,
+                  model={"custom_model": ACTION_MASK_MODEL,
+                         "custom_model_config": {"hiddens": list(training.hiddens)}})
+        .multi_agent(policies={"main": PolicySpec()}, policy_mapping_fn=lambda agent_id, *a, **k: "main",
+                     policies_to_train=["main"])
+        .resources(num_gpus=config.resources.num_gpus)
+        .debugging(seed=config.seed, log_level="ERROR")
+        .build_algo()
+    )
+
+
+def _alternate(league_step: Any, plain_train: Any, rounds: int, warmup: int) -> dict[str, float]:
+    """Alternate one League iteration and one plain iteration; env steps/s of each after ``warmup`` rounds."""
+    totals = {"league_steps": 0, "league_s": 0.0, "plain_steps": 0, "plain_s": 0.0}
+    for round_ in range(warmup + rounds):
+        start = time.perf_counter()
+        league_steps = league_step()
+        league_s = time.perf_counter() - start
+        start = time.perf_counter()
+        plain_steps = int(plain_train()["num_env_steps_sampled_this_iter"])
+        plain_s = time.perf_counter() - start
+        if round_ >= warmup:
+            totals["league_steps"] += league_steps
+            totals["league_s"] += league_s
+            totals["plain_steps"] += plain_steps
+            totals["plain_s"] += plain_s
+        print(f"round {round_ + 1}: league {league_steps / league_s:,.0f} steps/s, "
+              f"plain {plain_steps / plain_s:,.0f} steps/s{' (warm-up)' if round_ < warmup else ''}", flush=True)
+    league = totals["league_steps"] / totals["league_s"]
+    plain = totals["plain_steps"] / totals["plain_s"]
+    return {"league_steps_per_s": league, "plain_steps_per_s": plain, "ratio": league / plain, **totals}
+
+
+def bench_ab(args: argparse.Namespace) -> dict[str, Any]:
+    """League (main + snapshots) vs plain RLlib self-play, 1 remote env runner each."""
+    from league.config import load_config
+    from league.manager import LeagueManager
+
+    _ray()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+    config = load_config(None, {
+        "game": args.game, "iterations": 10_000, "run_dir": scratch / "run", "seed": args.seed,
+        "roster": {"main_exploiters": 0, "league_exploiters": 0, "scripted": []},
+        "resources": {"num_env_runners": 1, "num_envs_per_env_runner": args.envs},
+        "evaluation": {"games": 0},
+    })
+    plain = _plain_rllib(config, num_env_runners=1, num_envs=args.envs)
+    with LeagueManager(config) as league:
+        def league_step() -> int:
+            before = league.env_steps
+            league.step()
+            return league.env_steps - before
+
+        figures = _alternate(league_step, plain.train, args.rounds, args.warmup)
+        figures["snapshots"] = len(league.snapshots)
+    plain.stop()
+    return {"benchmark": "league_vs_plain_rllib", "game": args.game, "env_runners": 1,
+            "envs_per_runner": args.envs, **figures}
+
+
+def bench_defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """League's default configuration vs RLlib's single-env default, over Algorithm.train."""
+    from league.config import load_config
+    from league.manager import LeagueManager
+
+    _ray()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-defaults-"))
+    overrides: dict[str, Any] = {"game": args.game, "iterations": 10_000, "run_dir": scratch / "run",
+                                 "seed": args.seed}
+    resources = {k: v for k, v in {"num_env_runners": args.league_env_runners,
+                                   "num_envs_per_env_runner": args.league_envs}.items() if v is not None}
+    if resources:
+        overrides["resources"] = resources
+    config = load_config(None, overrides)
+    plain = _plain_rllib(config, num_env_runners=0, num_envs=1)
+    with LeagueManager(config) as league:
+        train_seconds: list[float] = []
+
+        def league_step() -> int:
+            before = league.env_steps
+            report = league.step()
+            train_seconds.append(report.train_time_s)
+            return league.env_steps - before
+
+        # Compare Algorithm.train on both sides: time League's iterations by their train time.
+        totals = {"league_steps": 0, "league_s": 0.0, "plain_steps": 0, "plain_s": 0.0}
+        for round_ in range(args.warmup + args.rounds):
+            steps = league_step()
+            start = time.perf_counter()
+            plain_steps = int(plain.train()["num_env_steps_sampled_this_iter"])
+            plain_s = time.perf_counter() - start
+            print(f"round {round_ + 1}: league default {steps / train_seconds[-1]:,.0f} steps/s, "
+                  f"rllib single-env default {plain_steps / plain_s:,.0f} steps/s", flush=True)
+            if round_ >= args.warmup:
+                totals["league_steps"] += steps
+                totals["league_s"] += train_seconds[-1]
+                totals["plain_steps"] += plain_steps
+                totals["plain_s"] += plain_s
+    plain.stop()
+    league_rate = totals["league_steps"] / totals["league_s"]
+    plain_rate = totals["plain_steps"] / totals["plain_s"]
+    return {"benchmark": "league_defaults_vs_rllib_single_env", "game": args.game,
+            "league_envs_per_runner": config.resources.num_envs_per_env_runner,
+            "league_env_runners": config.resources.num_env_runners, "league_steps_per_s": league_rate,
+            "rllib_single_env_steps_per_s": plain_rate, "ratio": league_rate / plain_rate, **totals}
+
+
+def raw_env_steps_per_s(game: str, steps: int, seed: int) -> float:
+    """Env steps/s of the raw PettingZoo game, random legal moves, one process."""
+    import envs
+
+    env = envs.get_spec(game).make_raw()
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    done = 0
+    start = time.perf_counter()
+    while done < steps:
+        for agent in env.agent_iter():
+            observation, _, terminated, truncated, _ = env.last()
+            if terminated or truncated:
+                env.step(None)
+                continue
+            env.step(int(rng.choice(np.flatnonzero(observation["action_mask"]))))
+            done += 1
+        env.reset()
+    return done / (time.perf_counter() - start)
+
+
+#: Where sampling time goes: own time of functions grouped by the file they live in (first match wins).
+_CATEGORIES = (
+    ("League (mapping, callbacks)", ("/league/",)),
+    ("game (PettingZoo + League's env wrapper)", ("pettingzoo", "/envs/")),
+    ("torch (model inference and the PPO update)", ("torch", "/agents/")),
+    ("RLlib sampler (EnvRunnerV2, collectors, connectors, batches)", ("ray/rllib/",)),
+    ("dm-tree / numpy / builtins", ("tree/", "numpy", "~")),
+)
+
+
+def _categories(stats: pstats.Stats) -> dict[str, float]:
+    totals = {name: 0.0 for name, _ in _CATEGORIES}
+    totals["other"] = 0.0
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():
+        name = next((n for n, needles in _CATEGORIES if any(x in filename for x in needles)), "other")
+        totals[name] += tottime
+    return totals
+
+
+def bench_ceiling(args: argparse.Namespace) -> dict[str, Any]:
+    """The raw game's env steps/s beside League's sampling throughput, with a profile of sampling."""
+    from league.config import load_config
+    from league.manager import LeagueManager
+
+    raw = raw_env_steps_per_s(args.game, args.steps, args.seed)
+    _ray()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-ceiling-"))
+    config = load_config(None, {"game": args.game, "iterations": 10_000, "run_dir": scratch / "run",
+                                "seed": args.seed, "evaluation": {"games": 0}})
+    profile = cProfile.Profile()
+    with LeagueManager(config) as league:
+        for _ in range(args.warmup):
+            league.step()
+        steps = sample_s = 0.0
+        for _ in range(args.rounds):  # measured without the profiler
+            before = league.env_steps
+            report = league.step()
+            steps += league.env_steps - before
+            sample_s += report.sample_time_s
+        profile.enable()
+        for _ in range(max(args.rounds // 2, 1)):  # profiled separately (cProfile slows Python down)
+            league.step()
+        profile.disable()
+    league_sampling = steps / sample_s
+    stats = pstats.Stats(profile)
+    rows = []
+    for (filename, _, function), (_, _, tottime, cumtime, _) in stats.stats.items():
+        rows.append((tottime, cumtime, f"{Path(filename).parent.name}/{Path(filename).name}:{function}"))
+    top = sorted(rows, reverse=True)[:args.top]
+    categories = _categories(stats)
+    profiled = sum(categories.values()) or 1.0
+    print(f"raw {args.game}: {raw:,.0f} env steps/s (random legal moves, one process)")
+    print(f"League sampling (defaults, driver's runner): {league_sampling:,.0f} env steps/s "
+          f"= {league_sampling / raw:.1%} of the raw game")
+    print("own time of profiled iterations by where it is spent:")
+    for name, seconds in sorted(categories.items(), key=lambda item: -item[1]):
+        print(f"  {seconds / profiled:6.1%}  {name}")
+    print("top functions by own time:")
+    for tottime, cumtime, name in top:
+        print(f"  {tottime:7.2f} s own {cumtime:7.2f} s cum  {name}")
+    return {"benchmark": "sampling_ceiling", "game": args.game, "raw_env_steps_per_s": raw,
+            "league_sampling_steps_per_s": league_sampling, "fraction": league_sampling / raw,
+            "profile_share": {k: v / profiled for k, v in categories.items()},
+            "profile_top": [{"own_s": t, "cum_s": c, "function": n} for t, c, n in top]}
+
+
+def main() -> None:
+    """Parse the mode, run it, print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("ab", "defaults", "ceiling"))
+    parser.add_argument("--game", default="connect_four")
+    parser.add_argument("--rounds", type=int, default=8, help="Measured iterations of each side.")
+    parser.add_argument("--warmup", type=int, default=2, help="Iterations of each side before measuring.")
+    parser.add_argument("--envs", type=int, default=32, help="ab: sub-envs per env runner on both sides.")
+    parser.add_argument("--league-env-runners", type=int, default=None,
+                        help="defaults: League's env runners instead of its default (to explore).")
+    parser.add_argument("--league-envs", type=int, default=None,
+                        help="defaults: League's sub-envs per runner instead of its default (to explore).")
+    parser.add_argument("--steps", type=int, default=100_000, help="ceiling: raw env steps to time.")
+    parser.add_argument("--top", type=int, default=25, help="ceiling: profile rows to print.")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    figures = {"ab": bench_ab, "defaults": bench_defaults, "ceiling": bench_ceiling}[args.mode](args)
+    figures["machine"] = f"{platform.machine()}, {platform.python_version()}"
+    printable = {k: v for k, v in figures.items() if k not in ("profile_top", "profile_share")}
+    print("  ".join(f"{k}={v:,.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in printable.items()))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Does the number of sub-envs per runner change what main learns per step?
+
+Runs the slow learning test's league (Connect Four, main + ``random``, 30
+iterations) with ``--envs`` sub-environments and prints main's greedy score
+against ``random`` at each evaluation and the total training seconds, plus one
+JSON line. Example:
+
+    python scripts/learning_vs_envs.py --envs 32 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    """Run the league and print its evaluation curve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", type=int, default=32, help="Sub-envs per env runner.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iterations", type=int, default=30)
+    args = parser.parse_args()
+
+    from league.config import load_config
+    from league.manager import LeagueManager
+
+    config = load_config(None, {
+        "game": "connect_four", "iterations": args.iterations, "seed": args.seed,
+        "run_dir": Path(tempfile.mkdtemp(prefix="learning-")) / "c4",
+        "roster": {"main_exploiters": 0, "league_exploiters": 0, "scripted": ["random"]},
+        "snapshots": {"max_iterations_per_snapshot": 5}, "resources": {"num_envs_per_env_runner": args.envs}})
+    with LeagueManager(config) as league:
+        reports = league.run()
+    curve = [(r.iteration, r.evaluation.score) for r in reports if r.evaluation is not None]
+    train_s = sum(r.train_time_s for r in reports)
+    print(f"envs={args.envs} seed={args.seed}: " + " ".join(f"{it}:{score:.3f}" for it, score in curve)
+          + f"  train {train_s:.1f} s")
+    print(json.dumps({"envs": args.envs, "seed": args.seed, "curve": curve, "train_s": train_s}))
+
+
+if __name__ == "__main__":
+    main()
