@@ -272,7 +272,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
 def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
     """The newest checkpoint that verifies (older ones stand in for a damaged newest), or None if none exist.
 
-    Temp folders of interrupted writes are removed.
+    Temp folders of interrupted writes are removed; a checkpoint that fails
+    verification is renamed ``.corrupt-iter-N`` (kept for inspection, never loaded).
 
     Raises:
         CheckpointCorrupt: if checkpoints exist but none verifies.
@@ -286,7 +287,11 @@ def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
         try:
             return load_checkpoint(path)
         except CheckpointCorrupt as e:
-            _log.warning("skipping checkpoint: %s", e)
+            # Set aside, so a later resume never takes it for the newest once the run has moved on.
+            aside = path.with_name(f".corrupt-{path.name}")
+            shutil.rmtree(aside, ignore_errors=True)
+            os.rename(path, aside)
+            _log.warning("skipping checkpoint (kept as %s): %s", aside.name, e)
             errors.append(str(e))
     if errors:
         raise CheckpointCorrupt("no usable checkpoint: " + "; ".join(errors))

@@ -37,10 +37,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import ray
+from pydantic import ValidationError
 
 import envs
 from agents.heuristics import CHOOSERS
@@ -54,7 +55,7 @@ from league.checkpoint import (
     write_checkpoint,
 )
 from league.config import LeagueConfig
-from league.errors import ConfigError, RunDirError, SnapshotCorrupt, UsageError
+from league.errors import ConfigError, LedgerUnavailable, LeagueError, RunDirError, SnapshotCorrupt, SnapshotStoreUnavailable, UsageError
 from league.evaluation import ScriptedActor, head_to_head, play_games
 from league.export import players_store
 from league.faults import kill_point, set_iteration
@@ -190,6 +191,11 @@ class LeagueManager:
     def __init__(self, config: LeagueConfig, *, overwrite: bool = False, resume: bool = False) -> None:
         if overwrite and resume:
             raise UsageError("--resume continues the run in --run-dir and --overwrite replaces it: pass one of them")
+        uri = config.snapshots.uri
+        if uri is not None and "://" not in uri and not Path(uri).is_absolute():
+            # run.json must name the same folder whatever the working directory of a later resume.
+            config = config.model_copy(update={"snapshots": config.snapshots.model_copy(
+                update={"uri": str(Path(uri).resolve())})})
         self.config = config
         self.run_dir = config.run_dir
         self.matchmaker = load_matchmaker(config.matchmaking.matchmaker, config.matchmaking)
@@ -198,7 +204,10 @@ class LeagueManager:
         self._owns_ray = False
         try:
             if resume:
-                self.run_id = read_run_info(self.run_dir).run_id
+                info = read_run_info(self.run_dir)
+                self.run_id = info.run_id
+                RunInfo(info.run_id, info.game, info.redis_url, info.created,
+                        config.model_dump(mode="json")).write(self.run_dir)
             else:
                 prepare_run_dir(self.run_dir, overwrite=overwrite)
                 self.run_id = new_run_id()
@@ -270,14 +279,17 @@ class LeagueManager:
         from league.offline import run_config
 
         config = run_config(read_run_info(Path(run_dir)))
-        update: dict[str, Any] = {"run_dir": Path(run_dir)}
+        data = config.model_dump(mode="json")
+        data["run_dir"] = str(run_dir)
         if iterations is not None:
-            update["iterations"] = iterations
-        resources = {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
-                     if v is not None}
-        if resources:
-            update["resources"] = config.resources.model_copy(update=resources)
-        return cls(config.model_copy(update=update), resume=True)
+            data["iterations"] = iterations
+        data["resources"].update({k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
+                                  if v is not None})
+        try:  # validated like a fresh config; the run then records it in run.json for later resumes
+            changed = LeagueConfig.model_validate(data)
+        except ValidationError as e:
+            raise ConfigError(f"invalid value on resume: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+        return cls(changed, resume=True)
 
     def _check_cluster_services(self, ledger_url: str) -> None:
         """Refuse node-local services when env runners live on other nodes than the driver.
@@ -357,8 +369,15 @@ class LeagueManager:
 
         ledger = self.ledger
         if resumed:
-            ledger.truncate(state.ledger_position)
             in_store = set(self.store.ids())
+            listed = [e.player_id for e in state.roster if e.role == Role.SNAPSHOT.value]
+            if listed and not in_store & set(listed):
+                raise RunDirError(
+                    f"none of the {len(listed)} snapshots of checkpoint iteration {state.iteration} is in the "
+                    f"snapshot store {self.config.snapshot_uri!r}: is that the run's store (endpoint, prefix, "
+                    "folder)? Nothing was changed")
+            ledger.truncate(state.ledger_position)
+            self._check_ledger_position()
             self.roster = [p for p in self.roster if p.role is not Role.SNAPSHOT or p.player_id in in_store]
             kept = {p.player_id for p in self.roster}
             trainable = {p.player_id for p in self.roster if p.trainable}
@@ -411,11 +430,21 @@ class LeagueManager:
         self.ledger.set_progress(iteration=self.iteration, env_steps=self.env_steps, episodes=self.total_episodes,
                                  anchor_matches=self.anchor_matches, **self._counters())
 
+    def _check_ledger_position(self) -> int:
+        """The ledger's match count, refusing a ledger that lost matches this run already consumed."""
+        count = self.ledger.match_count()
+        if count < self._rated:
+            raise LedgerUnavailable(
+                f"the Redis ledger holds {count} matches of run {self.run_id!r} but this run already consumed "
+                f"{self._rated}: the server lost data (restarted without persistence?). Run Redis with "
+                "appendonly yes, then `league run --resume` from a checkpoint that matches its data")
+        return count
+
     def checkpoint(self) -> Path:
         """Commit the league now: a checkpoint of the trainable players and the league state (atomic).
 
         Snapshots pruned since the previous checkpoint are deleted from the
-        store afterwards, so every checkpoint's roster stays loadable.
+        store afterwards, so the newest checkpoint's roster stays loadable.
         Returns the checkpoint's folder.
         """
         state = LeagueState(
@@ -434,9 +463,13 @@ class LeagueManager:
         path = write_checkpoint(self.run_dir, state, players, self._initial_states,
                                 keep=self.config.keep_checkpoints)
         self._last_checkpoint = self.iteration
-        for snapshot in self._pending_deletes:
-            self.store.delete(snapshot)
-        self._pending_deletes.clear()
+        for snapshot in list(self._pending_deletes):
+            try:
+                self.store.delete(snapshot)
+            except SnapshotStoreUnavailable as e:  # the checkpoint stands; try again after the next one
+                _log.warning("could not delete pruned snapshot %s yet: %s", snapshot, e)
+                continue
+            self._pending_deletes.remove(snapshot)
         return path
 
     # -- queries -------------------------------------------------------------------
@@ -635,7 +668,13 @@ class LeagueManager:
         self._generation_start[player] = self.iteration
 
     def update_ratings(self) -> dict[PlayerId, Rating]:
-        """Fold the ledger's unrated matches into the ratings and store them back, with the cursor."""
+        """Fold the ledger's unrated matches into the ratings and store them back, with the cursor.
+
+        Raises:
+            LedgerUnavailable: if the ledger holds fewer matches than were already
+                rated (a Redis restarted without its data: enable AOF persistence).
+        """
+        self._check_ledger_position()
         new = 0
         for match in self.ledger.iter_matches(start=self._rated):
             self._ratings.update(match)
@@ -702,12 +741,17 @@ class LeagueManager:
                 records.append(MatchRecord(MatchId(f"anchor-{snapshot.player_id}-{opponent}-{k}"), tuple(seats),
                                            tuple(returns), game.length, time.time(), 0.0, iteration=iteration,
                                            learner=None))
-        added = self.ledger.record(records)
+        before = self.ledger.match_count()
+        self.ledger.record(records)
+        added = self.ledger.match_count() - before  # from the ledger: a retried write may report 0 new
         self.anchor_matches += added
         return added
 
     def step(self) -> IterationReport:
         """Run one league iteration (committed by a checkpoint every ``checkpoint_every`` iterations)."""
+        if self._mid_iteration:
+            raise LeagueError(f"iteration {self.iteration + 1} failed part-way; close this league and continue "
+                              "with `league run --resume` (LeagueManager.resume), which rolls back to the last checkpoint")
         start = time.perf_counter()
         iteration = self.iteration + 1
         set_iteration(iteration)
@@ -730,9 +774,10 @@ class LeagueManager:
         output = drain_runners(self.algorithm)
         self.env_restarts += output.env_restarts
         self._runner_ledger_retries += output.ledger_retries
-        # Runners wrote their records themselves; the driver writes what they could not.
-        recorded = output.written + self.ledger.record(output.matches)
-        episodes = output.written + len(output.matches)
+        # Runners wrote their records themselves; the driver writes what they could not. The count
+        # comes from the ledger itself: a write whose reply was lost and retried returns 0 new.
+        self.ledger.record(output.matches)
+        episodes = recorded = self._check_ledger_position() - self._rated
         self.total_episodes += episodes
         ratings = self.update_ratings()
         anchors_before = self.anchor_matches
@@ -817,6 +862,7 @@ class LeagueManager:
         return list(self._history)
 
     def _release(self) -> None:
+        """Stop everything this manager started; each step runs even if an earlier one raised."""
         algorithm = getattr(self, "algorithm", None)
         iteration = getattr(self, "iteration", 0)
         if (algorithm is not None and not getattr(self, "_mid_iteration", True)
@@ -825,23 +871,28 @@ class LeagueManager:
                 self.checkpoint()
             except Exception as e:  # noqa: BLE001 - the run still stops; the previous checkpoint stands
                 _log.warning("could not write the checkpoint at exit: %s", e)
-        if algorithm is not None:
-            algorithm.stop()
-            self.algorithm = None
         tensorboard = getattr(self, "_tensorboard", None)
-        if tensorboard is not None:
-            tensorboard.close()
-            self._tensorboard = None
         ledger = getattr(self, "ledger", None)
-        if ledger is not None:
-            ledger.close()
-        if self._embedded is not None:
-            self._embedded.stop()
-            self._embedded = None
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
-            self._owns_ray = False
+        steps = [
+            lambda: algorithm.stop() if algorithm is not None else None,
+            lambda: tensorboard.close() if tensorboard is not None else None,
+            lambda: ledger.close() if ledger is not None else None,
+            lambda: self._embedded.stop() if self._embedded is not None else None,
+            lambda: ray.shutdown() if self._owns_ray and ray.is_initialized() else None,
+        ]
+        error: BaseException | None = None
+        for step in steps:
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - go on releasing; re-raised below
+                error = error or e
+        self.algorithm = None
+        self._tensorboard = None
+        self._embedded = None
+        self._owns_ray = False
         self._lock.release()
+        if error is not None:
+            raise error
 
     def close(self) -> None:
         """Stop the Algorithm, the embedded Redis and a Ray runtime this manager started."""

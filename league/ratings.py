@@ -148,7 +148,9 @@ def rating_history(matches: Iterable[MatchRecord], *, elo_initial: float = 1200.
                    elo_k: float = 16.0) -> dict[PlayerId, list[tuple[int, Rating]]]:
     """Every player's ratings after each iteration, folding ``matches`` in ledger order.
 
-    A player's series starts at the first iteration it was rated in; its last
+    A player's series starts at the first iteration it was rated in and gets a
+    point at each iteration its ratings changed (plus the last iteration), so it
+    grows with the player's own matches, not with the league's size; its last
     point equals :func:`compute_ratings` over the same matches.
 
     Example:
@@ -161,9 +163,11 @@ def rating_history(matches: Iterable[MatchRecord], *, elo_initial: float = 1200.
     history: dict[PlayerId, list[tuple[int, Rating]]] = {}
     current: int | None = None
 
-    def close(iteration: int) -> None:
+    def close(iteration: int, *, last: bool = False) -> None:
         for player, rating in book.ratings().items():
-            history.setdefault(player, []).append((iteration, rating))
+            series = history.setdefault(player, [])
+            if not series or series[-1][1] != rating or (last and series[-1][0] != iteration):
+                series.append((iteration, rating))
 
     for match in matches:
         if current is not None and match.iteration != current:
@@ -171,5 +175,5 @@ def rating_history(matches: Iterable[MatchRecord], *, elo_initial: float = 1200.
         current = match.iteration
         book.update(match)
     if current is not None:
-        close(current)
+        close(current, last=True)
     return history

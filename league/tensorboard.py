@@ -3,7 +3,7 @@
 Written with tensorboardX; view them with ``tensorboard --logdir <run-dir>/tensorboard``.
 
 Tags:
-    * ``elo/<player>``, ``skill_mu/<player>``, ``skill_sigma/<player>``: every rated player;
+    * ``elo/<player>``, ``skill_mu/<player>``, ``skill_sigma/<player>``: every rated player on the roster;
     * ``win_rate/<learner>``: each learner's score in the matches chosen for it this iteration;
     * ``evaluation/score_vs_<opponent>``: main's evaluation score, when evaluated;
     * ``league/size``, ``league/snapshots``, ``league/resident``, ``league/matches``;
@@ -45,7 +45,10 @@ class TensorBoardLog:
         """Add one iteration's scalars (step = iteration) and flush them to disk."""
         step = report.iteration
         add = self._writer.add_scalar
+        on_roster = {p.player_id for p in report.players} or set(report.ratings)
         for player, rating in sorted(report.ratings.items()):
+            if player not in on_roster:  # pruned snapshots: their curves stop
+                continue
             add(f"elo/{player}", rating.elo, step)
             add(f"skill_mu/{player}", rating.mu, step)
             add(f"skill_sigma/{player}", rating.sigma, step)

@@ -33,14 +33,13 @@ OVERRIDES: dict[str, Any] = {
     "matchmaking": {"main": {"share": 2.0}},
     "snapshots": {"max_iterations_per_snapshot": 40, "min_games": 400},
     "evaluation": {"opponent": "heuristic", "games": 200, "every": 25},
-    # The sub-env count of the recorded runs (docs/benchmarks.md); League's default is now 32.
-    "resources": {"num_envs_per_env_runner": 8},
 }
 
 
-def make_config(run_dir: Path, seed: int) -> LeagueConfig:
-    """The script's league configuration."""
-    return load_config(None, {**OVERRIDES, "run_dir": run_dir, "seed": seed})
+def make_config(run_dir: Path, seed: int, envs: int | None = None) -> LeagueConfig:
+    """The script's league configuration (``envs``: sub-envs per runner; unset: League's default)."""
+    extra: dict[str, Any] = {"resources": {"num_envs_per_env_runner": envs}} if envs is not None else {}
+    return load_config(None, {**OVERRIDES, **extra, "run_dir": run_dir, "seed": seed})
 
 
 def main() -> None:
@@ -51,10 +50,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--games", type=int, default=200, help="Final evaluation games against heuristic.")
     parser.add_argument("--json-out", type=Path, help="Append the summary as one JSON line to this file.")
+    parser.add_argument("--envs", type=int, default=None,
+                        help="Sub-envs per runner (unset: League's default, 32; the runs before it was raised used 8).")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    with LeagueManager(make_config(args.run_dir, args.seed), overwrite=True) as league:
+    with LeagueManager(make_config(args.run_dir, args.seed, args.envs), overwrite=True) as league:
         while True:  # at least one iteration, then until the budget is spent
             print(report_line(league.step()), flush=True)
             if time.perf_counter() - start >= args.minutes * 60:

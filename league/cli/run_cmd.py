@@ -77,8 +77,8 @@ def _resume(run_dir: Optional[Path], iterations: Optional[int], num_env_runners:
                          "(only --iterations, --num-env-runners and --address may change)")
     console = Console()
     manager = LeagueManager.resume(run_dir, iterations=iterations, num_env_runners=num_env_runners, address=address)
-    console.print(f"League: resuming [bold]{manager.config.game}[/] in {run_dir} after iteration "
-                  f"{manager.iteration} of {manager.config.iterations} (resume {manager.resumes})", markup=True)
+    console.print(f"League: resuming {manager.config.game} in {run_dir} after iteration "
+                  f"{manager.iteration} of {manager.config.iterations} (resume {manager.resumes})", markup=False)
     _train(manager, console, quiet)
 
 

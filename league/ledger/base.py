@@ -121,7 +121,8 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def remove_player(self, player_id: PlayerId) -> None:
-        """Take a player off the roster (a pruned snapshot); its past matches stay in the ledger."""
+        """Take a player off the roster (a pruned or rolled-back snapshot) and forget any unusable mark;
+        its past matches stay in the ledger."""
 
     @abc.abstractmethod
     def set_resident(self, player_ids: Sequence[PlayerId]) -> None:

@@ -373,13 +373,14 @@ class RedisLedger(Ledger):
         return records
 
     def remove_player(self, player_id: PlayerId) -> None:
-        """Take a player off the roster (its matches, counters and ratings stay)."""
+        """Take a player off the roster and drop its unusable mark (its matches, counters and ratings stay)."""
         validate_id(player_id, kind="player id")
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
             pipe.hdel(self._key("players"), player_id)
             pipe.lrem(self._key("roster"), 0, player_id)
+            pipe.hdel(self._key("unusable"), player_id)
             pipe.execute()
 
         self._call("remove a roster entry", write)

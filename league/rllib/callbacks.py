@@ -13,6 +13,7 @@ timeout), which the driver then writes.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from league.rllib.mapping import is_mirror, player_of
 from league.types import MatchId, MatchRecord, PlayerId
 
 _START_KEY = "league_start_time"
+#: Seconds an env runner waits before trying an unreachable ledger again.
+_RECONNECT_S = 300.0
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class MatchRecorder(RLlibCallback):
         self._output = RunnerOutput()
         self._ledger: Any = None
         self._retries_reported = 0
+        self._connect_failed_at = float("-inf")
 
     @property
     def connected(self) -> bool:
@@ -90,15 +95,23 @@ class MatchRecorder(RLlibCallback):
         return self._ledger is not None
 
     def connect(self, spec: LedgerSpec) -> None:
-        """Write records to the ledger ``spec`` names from now on (they wait for the driver if it fails)."""
+        """Write records to the ledger ``spec`` names from now on.
+
+        If the ledger cannot be reached, records go to the driver instead and
+        the runner tries again at most once every :data:`_RECONNECT_S` seconds.
+        """
         from league.errors import LedgerUnavailable
         from league.ledger.redis_ledger import RedisLedger
 
+        if time.monotonic() - self._connect_failed_at < _RECONNECT_S:
+            return
         try:
             self._ledger = RedisLedger(spec.url, spec.run_id, retry_timeout_s=spec.retry_timeout_s,
                                        write_batch=spec.write_batch)
-        except LedgerUnavailable:
+        except LedgerUnavailable as e:
             self._ledger = None
+            self._connect_failed_at = time.monotonic()
+            _log.warning("env runner cannot reach the ledger (%s); the driver writes its match records", e)
 
     def on_episode_start(self, *, episode: Any, **kwargs: Any) -> None:
         """Note the wall time the match started."""
@@ -148,13 +161,17 @@ class MatchRecorder(RLlibCallback):
 
     def _flush(self) -> None:
         """Write the buffered records (one pipeline per ``write_batch``); on failure they wait for the driver."""
+        import redis
+
         from league.errors import LedgerUnavailable
 
         if self._ledger is None or not self._output.matches:
             return
         try:
             self._output.written += self._ledger.record(self._output.matches)
-        except LedgerUnavailable:
+        except (LedgerUnavailable, redis.RedisError) as e:  # a Redis error must not crash the runner
+            _log.warning("env runner could not write %d match records (%s); the driver will",
+                         len(self._output.matches), e)
             return
         self._output.matches = []
 

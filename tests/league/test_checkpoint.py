@@ -110,3 +110,14 @@ def test_a_state_that_does_not_parse_is_refused_with_the_field(tmp_path):
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CheckpointCorrupt, match="(?s)malformed: .*iteration"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_that_fails_verification_is_set_aside_for_good(tmp_path):
+    write_checkpoint(tmp_path, _state(1), {"main": _player(1)}, {}, keep=3)
+    newest = write_checkpoint(tmp_path, _state(2), {"main": _player(2)}, {}, keep=3)
+    (newest / "state.json").write_text("{}")
+    assert latest_checkpoint(tmp_path).state.iteration == 1
+    assert not newest.exists() and (checkpoints_dir(tmp_path) / ".corrupt-iter-000002").is_dir()
+    # The run moves on from iteration 1; the damaged iteration-2 folder is never taken for the newest.
+    write_checkpoint(tmp_path, _state(2), {"main": _player(3)}, {}, keep=3)
+    assert _equal(latest_checkpoint(tmp_path).players["main"], _player(3))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from league.cli import app
-from league.errors import RunDirError
+from league.errors import LeagueError, LedgerUnavailable, RunDirError
 from league.manager import MAIN, LeagueManager
 from league.offline import prune_run
 from league.ratings import compute_ratings
@@ -137,3 +138,36 @@ def test_status_shows_the_fault_counters(tmp_path):
     status = json.loads(result.output)
     assert {k: status[k] for k in ("env_runner_restarts", "env_restarts", "ledger_retries", "resumes")} == {
         "env_runner_restarts": 0, "env_restarts": 0, "ledger_retries": 0, "resumes": 0}
+
+
+def test_resume_refuses_a_ledger_that_lost_matches_or_a_store_without_the_runs_snapshots(tmp_path):
+    config = tiny_config(tmp_path, iterations=2, roster={"main_exploiters": 0, "league_exploiters": 0,
+                                                           "scripted": []}, evaluation={"games": 0})
+    with LeagueManager(config) as manager:
+        manager.run()
+        position = manager.ledger.match_count()
+        manager.ledger.truncate(position - 5)  # as a Redis restarted without persistence would
+    with pytest.raises(LedgerUnavailable, match=rf"holds {position - 5} matches .* already consumed {position}"):
+        LeagueManager.resume(config.run_dir)
+
+    shutil.rmtree(config.run_dir / "snapshots")
+    with pytest.raises(RunDirError, match=r"none of the 2 snapshots of checkpoint iteration 2 is in the snapshot "
+                                          r"store .*Nothing was changed"):
+        LeagueManager.resume(config.run_dir)
+
+
+def test_a_failed_step_must_be_resumed_not_stepped_again(tmp_path):
+    config = tiny_config(tmp_path, iterations=3, roster={"main_exploiters": 0, "league_exploiters": 0,
+                                                           "scripted": []}, evaluation={"games": 0})
+    manager = LeagueManager(config)
+    try:
+        manager.step()
+        manager._mid_iteration = True  # as if the next step had raised part-way
+        with pytest.raises(LeagueError, match="failed part-way; close this league and continue with `league run "
+                                              "--resume`"):
+            manager.step()
+    finally:
+        manager.close()
+    with LeagueManager.resume(config.run_dir, iterations=2) as resumed:
+        assert resumed.iteration == 1
+    assert json.loads((config.run_dir / "run.json").read_text())["config"]["iterations"] == 2
