@@ -55,7 +55,15 @@ from league.checkpoint import (
     write_checkpoint,
 )
 from league.config import LeagueConfig
-from league.errors import ConfigError, LedgerUnavailable, LeagueError, RunDirError, SnapshotCorrupt, SnapshotStoreUnavailable, UsageError
+from league.errors import (
+    ConfigError,
+    LeagueError,
+    LedgerUnavailable,
+    RunDirError,
+    SnapshotCorrupt,
+    SnapshotStoreUnavailable,
+    UsageError,
+)
 from league.evaluation import ScriptedActor, head_to_head, play_games
 from league.export import players_store
 from league.faults import kill_point, set_iteration
