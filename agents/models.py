@@ -1,14 +1,20 @@
-"""The action-masking torch model for RLlib's old API stack.
+"""The action-masking torch model for RLlib's old API stack, and the model names League configures.
 
 Observations are ``{"observation": ..., "action_mask": ...}`` dicts (see
 :mod:`envs.wrappers`). The model adds ``log(mask)`` (clamped to ``MASKED_LOGIT``)
 to its logits, so after the softmax every illegal action has probability
 exactly zero. Policy and value function have separate MLP trunks.
+
+The TF2 twin is :class:`agents.tf_models.TFActionMaskModel` (imported only when a
+run asks for ``tf2``). League's model configs (snapshot manifests, exports) name
+:data:`ACTION_MASK_MODEL` whatever the framework; :func:`model_config_for` gives
+RLlib the name registered for the framework at hand.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -24,6 +30,12 @@ MASKED_LOGIT = -1e9
 
 #: Name under which :class:`ActionMaskModel` is registered with RLlib's ModelCatalog.
 ACTION_MASK_MODEL = "league_action_mask"
+
+#: Name under which the TF2 twin (:class:`agents.tf_models.TFActionMaskModel`) is registered.
+TF_ACTION_MASK_MODEL = "league_action_mask_tf"
+
+#: The deep-learning frameworks League trains with (RLlib's ``framework`` values).
+FRAMEWORKS = ("torch", "tf2")
 
 
 def _mlp(in_size: int, hiddens: list[int]) -> nn.Sequential:
@@ -80,6 +92,31 @@ class ActionMaskModel(TorchModelV2, nn.Module):
         return self._value(self._value_features).squeeze(1)
 
 
-def register_models() -> None:
-    """Register League's models with RLlib's ModelCatalog (idempotent)."""
+def register_models(framework: str = "torch") -> None:
+    """Register League's models for ``framework`` with RLlib's ModelCatalog (idempotent).
+
+    ``tf2`` imports TensorFlow (:mod:`agents.tf_models`); ``torch`` never does.
+    """
     ModelCatalog.register_custom_model(ACTION_MASK_MODEL, ActionMaskModel)
+    if framework == "tf2":
+        from agents.tf_models import register_tf_models
+
+        register_tf_models()
+
+
+def model_config_for(framework: str, model_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The RLlib model config for ``framework`` of one League wrote (which names :data:`ACTION_MASK_MODEL`).
+
+    RLlib's ModelCatalog holds one class per name, so the TF2 model is registered
+    under its own name; this swaps it in for ``tf2``. Other configs pass unchanged.
+
+    Example:
+        >>> model_config_for("tf2", {"custom_model": ACTION_MASK_MODEL})
+        {'custom_model': 'league_action_mask_tf'}
+    """
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}: expected one of {list(FRAMEWORKS)}")
+    config = dict(model_config)
+    if framework == "tf2" and config.get("custom_model") == ACTION_MASK_MODEL:
+        config["custom_model"] = TF_ACTION_MASK_MODEL
+    return config

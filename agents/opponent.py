@@ -2,10 +2,17 @@
 
 Never imports Ray. The folder's ``opponent.json`` lists the sha256 of every
 file; all of them are verified before anything is loaded, and a mismatch names
-the file. The model is run with TorchScript when torch is importable, else
-with onnxruntime on the ONNX model (or as ``backend`` says).
+the file. The model runs on one of three backends (``backend="auto"`` takes the
+first the export has and this Python can import, in this order):
 
-Both model files take one input, ``obs``: the observation encoded as in
+* ``torchscript``: ``torchscript/model.pt`` (torch players), with torch;
+* ``onnx``: ``onnx/model.onnx`` (torch players; tf2 players if tf2onnx was
+  installed at export), with onnxruntime;
+* ``savedmodel``: ``savedmodel/`` (tf2 players), a TensorFlow SavedModel run
+  with ``tf.saved_model.load``: a graph of TensorFlow ops, no pickled code, no
+  Keras or RLlib needed.
+
+Every model file takes one input, ``obs``: the observation encoded as in
 training (float32; one-hot for a ``Discrete`` observation) and the action mask,
 flattened and concatenated in the order ``opponent.json`` gives under
 ``model_input.layout`` (RLlib's Dict flattening). They return masked logits:
@@ -33,8 +40,11 @@ from league.errors import ExportCorrupt, UsageError
 
 #: The manifest of an exported opponent.
 OPPONENT_FILE = "opponent.json"
-#: Model files inside an export folder, by backend.
-MODEL_FILES = {"torchscript": "torchscript/model.pt", "onnx": "onnx/model.onnx"}
+#: Model files inside an export folder, by backend (a SavedModel is a folder: its graph file marks it).
+MODEL_FILES = {"torchscript": "torchscript/model.pt", "onnx": "onnx/model.onnx",
+               "savedmodel": "savedmodel/saved_model.pb"}
+#: The module each backend imports.
+BACKEND_MODULES = {"torchscript": "torch", "onnx": "onnxruntime", "savedmodel": "tensorflow"}
 #: Format version of ``opponent.json``.
 OPPONENT_FORMAT = 1
 
@@ -103,7 +113,7 @@ class Opponent:
 
     Attributes:
         info: The verified ``opponent.json``.
-        backend: ``torchscript`` or ``onnx``.
+        backend: ``torchscript``, ``onnx`` or ``savedmodel``.
         num_actions: Size of the action space.
     """
 
@@ -185,13 +195,31 @@ def _onnx_runner(path: Path) -> Any:
     return run
 
 
+def _savedmodel_runner(path: Path) -> Any:
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+
+    def run(flat: np.ndarray) -> np.ndarray:
+        return serve(obs=tf.constant(flat))["output"].numpy()
+    return run
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # a module set to None in sys.modules (how tests hide one) has no spec
+        return False
+
+
 def load_opponent(path: str | Path, *, backend: str = "auto") -> Opponent:
     """Load an exported opponent after verifying every file's checksum.
 
     Args:
         path: A folder written by ``league export``.
-        backend: ``auto`` (TorchScript if torch is importable, else ONNX),
-            ``torchscript`` or ``onnx``.
+        backend: ``auto`` (the first of TorchScript, ONNX, SavedModel that the
+            export has and whose runtime is importable), ``torchscript``, ``onnx``
+            or ``savedmodel``.
 
     Raises:
         UsageError: if ``path`` is not an export or lacks the requested model.
@@ -201,17 +229,23 @@ def load_opponent(path: str | Path, *, backend: str = "auto") -> Opponent:
     info = verify_export(folder)
     available = [b for b, name in MODEL_FILES.items() if name in info["files"]]
     if backend == "auto":
-        has_torch = importlib.util.find_spec("torch") is not None
-        order = ["torchscript", "onnx"] if has_torch else ["onnx"]
-        choices = [b for b in order if b in available]
+        if not available:
+            raise UsageError(f"{str(folder)!r} holds no model to run (exported formats: {info.get('formats')}); "
+                             "export one with `league export --format all`")
+        choices = [b for b in available if _importable(BACKEND_MODULES[b])]
         if not choices:
-            raise UsageError(f"{str(folder)!r} has no model this Python can run (has {available}; "
-                             f"torch {'is' if has_torch else 'is not'} installed)")
+            needs = " or ".join(f"{BACKEND_MODULES[b]} (for its {b} model)" for b in available)
+            raise UsageError(f"{str(folder)!r} has no model this Python can run: install {needs}")
         backend = choices[0]
     if backend not in MODEL_FILES:
-        raise UsageError(f"unknown backend {backend!r}: expected auto, torchscript or onnx")
+        raise UsageError(f"unknown backend {backend!r}: expected auto, {', '.join(MODEL_FILES)}")
     if backend not in available:
         raise UsageError(f"{str(folder)!r} has no {backend} model (exported formats: {available})")
     model_path = folder / MODEL_FILES[backend]
-    run = _torchscript_runner(model_path) if backend == "torchscript" else _onnx_runner(model_path)
+    if backend == "savedmodel":
+        run = _savedmodel_runner(model_path.parent)  # the SavedModel is the folder
+    elif backend == "onnx":
+        run = _onnx_runner(model_path)
+    else:
+        run = _torchscript_runner(model_path)
     return Opponent(info, run, backend)

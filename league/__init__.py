@@ -27,6 +27,8 @@ Where to start reading: ``league/manager.py`` (one iteration), then
 
 from typing import Any
 
+import agents  # noqa: F401  - sets up TensorFlow's Keras before Ray imports it (agents.use_legacy_keras)
+
 __version__ = "0.1.0"
 
 __all__ = ["League", "LeagueConfig", "Matchmaker", "load_config"]

@@ -3,7 +3,9 @@
 One checkpoint is a folder ``<run-dir>/checkpoints/iter-000012/``:
 
 * ``players.safetensors``: every array of every trainable player's policy state
-  (weights, Adam moments), and of its initial state (what a reset goes back to);
+  (weights in League's canonical layout, Adam's state: torch's ``state_dict``, or a
+  TF2 policy's optimizer variables in order; see :mod:`league.rllib.weights`), and
+  of its initial state (what a reset goes back to);
 * ``players.json``: the rest of those states (optimizer steps and settings,
   global timestep, PPO's KL coefficient), arrays named by their key in the
   safetensors file;

@@ -12,10 +12,11 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -42,6 +43,22 @@ class TrainingConfig(_Section):
     kl_coeff: float = Field(0.2, ge=0, description="Initial weight of PPO's adaptive KL penalty (RLlib's default).")
     kl_target: float = Field(0.01, gt=0, description="KL divergence per update the penalty steers to.")
     hiddens: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP layer widths.")
+    framework: Literal["torch", "tf2"] = Field(
+        "torch", description="Deep-learning framework of the trainable players: 'torch', or 'tf2' (RLlib's "
+        "eager TF2 policies; needs the tf extra: pip install 'league[tf]'). Snapshots and exports hold the "
+        "same weights layout either way.")
+
+    @field_validator("framework")
+    @classmethod
+    def _framework_installed(cls, value: str) -> str:
+        if value == "tf2":
+            # find_spec, not import: importing TensorFlow takes seconds, and validating a config should not.
+            missing = [name for name, module in (("tensorflow", "tensorflow"), ("tf-keras", "tf_keras"))
+                       if importlib.util.find_spec(module) is None]
+            if missing:
+                raise ValueError(f"'tf2' needs {' and '.join(missing)}, which this Python cannot import: "
+                                 "pip install 'league[tf]'")
+        return value
 
 
 class ResourcesConfig(_Section):

@@ -5,9 +5,13 @@ The export folder::
     OUT/opponent.json            game, spaces, player, role, iteration, env steps, ratings,
                                  run id, League version, model input layout, sha256 of every file
     OUT/weights.safetensors      the weights (League's own format; `league add-opponent` reads it)
-    OUT/torchscript/model.pt     the bare model, TorchScript
-    OUT/onnx/model.onnx          the bare model, ONNX (RLlib's Policy.export_model)
+    OUT/torchscript/model.pt     the bare model, TorchScript (torch players)
+    OUT/savedmodel/              the bare model, a TensorFlow SavedModel (tf2 players)
+    OUT/onnx/model.onnx          the bare model, ONNX (torch: RLlib's Policy.export_model; tf2: tf2onnx)
     OUT/rllib/                   Policy.export_checkpoint (load with Policy.from_checkpoint)
+
+A player is exported with the framework it was trained with (its manifest's
+``framework``); ``opponent.json`` records it and the formats written.
 
 Trainable players are exported with the weights they had after the run's last
 completed iteration (``<run_dir>/players``); snapshots from the snapshot store,
@@ -65,25 +69,48 @@ def load_player(run_dir: Path, player_id: str) -> tuple[dict[str, Any], Snapshot
     return meta, snapshot, record.role
 
 
-def export_player(run_dir: Path, player_id: str, out: Path, *, formats: tuple[str, ...] = ("rllib", "torchscript",
-                  "onnx"), opset: int = 17, overwrite: bool = False) -> dict[str, Any]:
+def export_player(run_dir: Path, player_id: str, out: Path, *, formats: tuple[str, ...] | None = None,
+                  model_only: bool = False, opset: int = 17, overwrite: bool = False) -> dict[str, Any]:
     """Export ``player_id`` of the run in ``run_dir`` to the folder ``out``; return its ``opponent.json``.
 
+    Args:
+        formats: Formats to write (see :data:`league.rllib.export.FORMATS`); None: every
+            format of the player's framework this Python can write.
+        model_only: Write only the framework's quickest model to load (TorchScript for
+            torch, the SavedModel for tf2), whatever ``formats`` says.
+
     Raises:
-        UsageError: for an unknown player, a scripted player, or a non-empty ``out`` without ``overwrite``.
+        UsageError: for an unknown player, a scripted player, a non-empty ``out`` without
+            ``overwrite``, or a format the player's framework does not have.
     """
     import envs
     from envs.encoding import OBSERVATION_KEY
-    from league.rllib.export import build_policy, input_layout, write_formats
+    from league.rllib.export import (
+        MODEL_FORMAT,
+        available_formats,
+        build_policy,
+        check_formats,
+        input_layout,
+        write_formats,
+    )
 
+    meta, snapshot, role = load_player(run_dir, player_id)
+    config = meta["config"]
+    manifest = snapshot.manifest
+    framework = manifest.framework
+    if framework not in MODEL_FORMAT:
+        raise UsageError(f"{player_id!r} was trained with framework {framework!r}; League exports "
+                         f"{', '.join(MODEL_FORMAT)} players")
+    if model_only:
+        formats = (MODEL_FORMAT[framework],)
+    elif formats is None:
+        formats = available_formats(framework)
+    check_formats(framework, formats)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise UsageError(f"export folder {str(out)!r} is not empty; pass --overwrite or choose another --out")
         shutil.rmtree(out)
-    meta, snapshot, role = load_player(run_dir, player_id)
-    config = meta["config"]
-    manifest = snapshot.manifest
     env = envs.make(meta["game"], **config.env_config)
     observation_space, action_space = env.observation_space, env.action_space
     raw_space = envs.get_spec(meta["game"]).make_raw(**config.env_config)
@@ -94,7 +121,8 @@ def export_player(run_dir: Path, player_id: str, out: Path, *, formats: tuple[st
         raise UsageError(f"{player_id!r} was trained for other spaces than {meta['game']!r} has now")
     out.mkdir(parents=True, exist_ok=True)
     (out / WEIGHTS_FILE).write_bytes(encode_weights(snapshot.weights))
-    policy = build_policy(observation_space, action_space, manifest.model_config_, snapshot.weights)
+    policy = build_policy(observation_space, action_space, manifest.model_config_, snapshot.weights,
+                          framework=framework)
     write_formats(policy, out, formats, opset=opset)
     inner = raw_observation[OBSERVATION_KEY] if hasattr(raw_observation, "spaces") else raw_observation
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != OPPONENT_FILE)
@@ -120,7 +148,7 @@ def export_player(run_dir: Path, player_id: str, out: Path, *, formats: tuple[st
         "model_input": {"name": "obs", "layout": input_layout(observation_space),
                         "one_hot": int(inner.n) if isinstance(inner, gym.spaces.Discrete) else 0,
                         "output": "masked logits"},
-        "formats": list(formats),
+        "formats": list(formats),  # the formats written: a tf2 player has no ONNX without tf2onnx
         "onnx_opset": opset if "onnx" in formats else None,
         "files": {str(p.relative_to(out)): sha256_file(p) for p in files},
     }

@@ -100,7 +100,7 @@ def resolve_player(spec: str, *, explore: bool = False) -> Iterator[Player]:
                 yield builtin
             return
         with tempfile.TemporaryDirectory(prefix="league-eval-") as tmp:
-            export_player(Path(run_dir), player_id, Path(tmp) / "export", formats=("torchscript",))
+            export_player(Path(run_dir), player_id, Path(tmp) / "export", model_only=True)
             yield ExportedPlayer(spec, load_opponent(Path(tmp) / "export"), explore)
         return
     raise UsageError(f"cannot find player {spec!r}: expected an export folder (with {OPPONENT_FILE}), "

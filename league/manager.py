@@ -550,7 +550,7 @@ class LeagueManager:
             env_steps=self.env_steps,
             ratings=RatingAtFreeze(elo=rating.elo, mu=rating.mu, sigma=rating.sigma, games=rating.games)
             if rating is not None else None,
-            game=self.config.game, run_id=self.run_id, framework="torch",
+            game=self.config.game, run_id=self.run_id, framework=self.config.training.framework,
             model_config={"custom_model": ACTION_MASK_MODEL,
                           "custom_model_config": {"hiddens": list(self.config.training.hiddens)}},
             observation_space=describe_space(self.observation_space),

@@ -18,6 +18,7 @@ class ExportFormat(str, enum.Enum):
     ALL = "all"
     RLLIB = "rllib"
     TORCHSCRIPT = "torchscript"
+    SAVEDMODEL = "savedmodel"
     ONNX = "onnx"
 
 
@@ -26,14 +27,16 @@ def export(
     player_id: Annotated[str, typer.Argument(help="A trainable player or snapshot of the run.")],
     run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
     out: Annotated[Path, typer.Option(help="Folder to write the export to.")],
-    format: Annotated[ExportFormat, typer.Option("--format", help="Which model formats to write.")] = ExportFormat.ALL,
+    format: Annotated[ExportFormat, typer.Option(
+        "--format", help="Which format to write; all: every format of the player's framework (torch: rllib, "
+        "torchscript, onnx; tf2: rllib, savedmodel, and onnx if tf2onnx is installed).")] = ExportFormat.ALL,
     opset: Annotated[int, typer.Option(min=7, help="ONNX opset version.")] = 17,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
 ) -> None:
-    """Export a player: RLlib checkpoint, TorchScript and ONNX models, weights and opponent.json."""
+    """Export a player: RLlib checkpoint, TorchScript or SavedModel and ONNX models, weights and opponent.json."""
     from league.export import export_player
 
-    formats = ("rllib", "torchscript", "onnx") if format is ExportFormat.ALL else (format.value,)
+    formats = None if format is ExportFormat.ALL else (format.value,)
     info = export_player(run_dir, player_id, out, formats=formats, opset=opset, overwrite=overwrite)
     Console().print(f"exported {info['player_id']!r} ({info['role']}, iteration {info['iteration']}, "
                     f"{info['game']}) to {out}: {', '.join(sorted(info['files']))}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
     from league.manager import LeagueManager
 
 
+class Framework(str, enum.Enum):
+    """``--framework`` choices (``training.framework``)."""
+
+    TORCH = "torch"
+    TF2 = "tf2"
+
+
 @reports_errors
 def run(
     config_file: Annotated[Optional[Path], typer.Argument(help="TOML config file; flags override its values.")] = None,
@@ -27,6 +35,8 @@ def run(
     address: Annotated[Optional[str], typer.Option(
         help="Join an existing Ray cluster: 'auto' or ray://HOST:PORT (default: start a local Ray).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Run seed.")] = None,
+    framework: Annotated[Framework | None, typer.Option(
+        help="Framework of the trainable players (training.framework; tf2 needs pip install 'league\\[tf]').")] = None,
     snapshot_uri: Annotated[Optional[str], typer.Option(
         help="Snapshot store: a folder or s3://bucket/prefix (default: <run-dir>/snapshots).")] = None,
     max_resident_opponents: Annotated[Optional[int], typer.Option(
@@ -42,10 +52,12 @@ def run(
         _resume(run_dir, iterations, num_env_runners, quiet, overwrite=overwrite,
                 address=address,
                 fixed={"CONFIG_FILE": config_file, "--game": game, "--redis-url": redis_url, "--seed": seed,
-                       "--snapshot-uri": snapshot_uri, "--max-resident-opponents": max_resident_opponents})
+                       "--framework": framework, "--snapshot-uri": snapshot_uri,
+                       "--max-resident-opponents": max_resident_opponents})
         return
     overrides = {"game": game, "iterations": iterations, "run_dir": run_dir,
                  "redis_url": redis_url, "seed": seed,
+                 "training": {"framework": framework.value} if framework is not None else None,
                  "resources": {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
                                if v is not None} or None,
                  "snapshots": {k: v for k, v in {"uri": snapshot_uri,

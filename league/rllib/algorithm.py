@@ -9,7 +9,6 @@ weights everywhere it lives.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
@@ -17,11 +16,19 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.policy.policy import PolicySpec
 
-from agents.models import ACTION_MASK_MODEL, register_models
+from agents.models import ACTION_MASK_MODEL, model_config_for, register_models
 from agents.scripted import SCRIPTED_POLICIES
 from league.config import LeagueConfig
+from league.errors import ConfigError
 from league.rllib.callbacks import LedgerSpec, MatchRecorder, RunnerOutput
 from league.rllib.mapping import MatchMapping, mirror_id
+from league.rllib.weights import (
+    copy_native_weights,
+    learner_state,
+    load_learner_state,
+    named_weights,
+    set_named_weights,
+)
 from league.types import PlayerId
 
 
@@ -44,6 +51,9 @@ def build_algorithm(
     mirrors and ``max_resident_opponents`` frozen players, so RLlib never
     stashes a policy in the object store on its own.
 
+    The framework is ``training.framework``: torch, or TF2 (eager, traced) with
+    :class:`agents.tf_models.TFActionMaskModel`.
+
     Args:
         config: The run's configuration.
         env_name: The game's name as registered with Ray.
@@ -52,8 +62,11 @@ def build_algorithm(
         action_space: Per-agent discrete action space.
         mapping: The first iteration's match mapping.
     """
-    register_models()
     training = config.training
+    try:
+        register_models(training.framework)
+    except ImportError as e:
+        raise ConfigError(f"training.framework={training.framework!r}: {e}") from e
     resources = config.resources
     policies = {}
     for pid in trainable:
@@ -63,7 +76,7 @@ def build_algorithm(
         PPOConfig()
         .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
         .environment(env=env_name, env_config=dict(config.env_config), disable_env_checking=True)
-        .framework("torch")
+        .framework(training.framework)
         .env_runners(
             num_env_runners=resources.num_env_runners,
             num_envs_per_env_runner=resources.num_envs_per_env_runner,
@@ -84,8 +97,8 @@ def build_algorithm(
             vf_loss_coeff=training.vf_loss_coeff,
             kl_coeff=training.kl_coeff,
             kl_target=training.kl_target,
-            model={"custom_model": ACTION_MASK_MODEL,
-                   "custom_model_config": {"hiddens": list(training.hiddens)}},
+            model=model_config_for(training.framework, {
+                "custom_model": ACTION_MASK_MODEL, "custom_model_config": {"hiddens": list(training.hiddens)}}),
         )
         .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable),
                      policy_map_capacity=len(policies) + config.snapshots.max_resident_opponents)
@@ -143,18 +156,18 @@ _CHECKPOINT_KEYS = _RESET_KEYS + ("global_timestep", "num_grad_updates", "curren
 
 
 def checkpoint_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
-    """``player``'s learner state for a checkpoint: weights, optimizer state, timestep, PPO's KL coefficient."""
-    state = algo.get_policy(player).get_state()
-    return copy.deepcopy({k: state[k] for k in _CHECKPOINT_KEYS if k in state})
+    """``player``'s learner state for a checkpoint: weights (canonical, see :mod:`league.rllib.weights`),
+    optimizer state, timestep, PPO's KL coefficient; arrays and JSON values only."""
+    return learner_state(algo.get_policy(player), _CHECKPOINT_KEYS)
 
 
 def load_checkpoint_state(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) -> None:
     """Put ``player`` back to a :func:`checkpoint_state` on the learner, and its weights on every runner."""
     policy = algo.get_policy(player)
-    policy.set_state(copy.deepcopy(dict(state)))
+    load_learner_state(policy, state)
     if "num_grad_updates" in state:  # Policy.set_state leaves it out
         policy.num_grad_updates = int(state["num_grad_updates"])
-    weights = {k: v.copy() for k, v in policy.get_weights().items()}
+    weights = copy_native_weights(policy)
 
     def load(runner: Any) -> None:
         runner.get_policy(player).set_weights(weights)
@@ -184,17 +197,14 @@ def env_runner_restarts(algo: Algorithm) -> int:
 
 def initial_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
     """A deep copy of ``player``'s weights and optimizer state, for a later reset."""
-    state = algo.get_policy(player).get_state()
-    return copy.deepcopy({k: state[k] for k in _RESET_KEYS if k in state})
+    return learner_state(algo.get_policy(player), _RESET_KEYS)
 
 
 def reset_player(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) -> None:
     """Put ``player`` back to ``state`` (from :func:`initial_state`) on the learner and every runner."""
     policy = algo.get_policy(player)
-    restored = copy.deepcopy(dict(state))
-    restored["global_timestep"] = policy.global_timestep
-    policy.set_state(restored)
-    weights = {k: v.copy() for k, v in policy.get_weights().items()}
+    load_learner_state(policy, state)  # the global timestep stays: it counts the run's steps
+    weights = copy_native_weights(policy)
 
     def load(runner: Any) -> None:
         runner.get_policy(player).set_weights(weights)
@@ -212,17 +222,30 @@ def restore_frozen(algo: Algorithm, player: PlayerId, *, template: PlayerId,
     player), its own ``model_config`` (RLlib model dict; an outside opponent may
     have another network size) and ``weights``; a scripted player gets its class
     from :data:`agents.scripted.SCRIPTED_POLICIES`. Neither is in ``policies_to_train``.
+
+    ``weights`` are canonical (:mod:`league.rllib.weights`), so a snapshot frozen
+    by a torch league loads into a TF2 one and the other way round.
     """
     source = algo.get_policy(template)
+    framework = source.framework
+    tf_weights = None
     if scripted is not None:
         cls, state = SCRIPTED_POLICIES[scripted], None
     else:
-        cls = type(source)
+        # The default class, not type(source): RLlib adds TF2's tracing wrapper itself.
+        cls = algo.get_default_policy_class(algo.config)
         state = {"weights": {k: v for k, v in (weights or {}).items()}, "global_timestep": 0}
+        if framework == "tf2":  # a TF policy takes its weights as a list in its own variable order: set below
+            tf_weights, state = state["weights"], None
+    config = None
+    if model_config and scripted is None:
+        config = {"model": model_config_for(framework, model_config)}
     algo.add_policy(policy_id=player, policy_cls=cls, policy_state=state,
                     observation_space=observation_space, action_space=source.action_space,
-                    config={"model": dict(model_config)} if model_config and scripted is None else None,
-                    policies_to_train=list(trainable))
+                    config=config, policies_to_train=list(trainable))
+    if tf_weights is not None:
+        algo.env_runner_group.foreach_env_runner(
+            lambda runner: set_named_weights(runner.get_policy(player), tf_weights), local_env_runner=True)
 
 
 def remove_frozen(algo: Algorithm, players: Sequence[PlayerId], trainable: Sequence[PlayerId]) -> int:
@@ -291,12 +314,12 @@ def resident_policies(algo: Algorithm) -> list[list[str]]:
 
 
 def current_weights(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
-    """A copy of ``player``'s weights on the learner (CPU torch returns views of live parameters)."""
-    return {k: copy.deepcopy(v) for k, v in algo.get_policy(player).get_weights().items()}
+    """A copy of ``player``'s weights on the learner, canonical (see :mod:`league.rllib.weights`)."""
+    return named_weights(algo.get_policy(player))
 
 
 def weights_everywhere(algo: Algorithm, policy_id: PlayerId) -> list[dict[str, Any]]:
-    """``policy_id``'s weights on the driver's runner and on every remote env runner."""
+    """``policy_id``'s canonical weights on the driver's runner and on every remote env runner."""
     return algo.env_runner_group.foreach_env_runner(
-        lambda runner: runner.get_policy(policy_id).get_weights(), local_env_runner=True
+        lambda runner: named_weights(runner.get_policy(policy_id)), local_env_runner=True
     )

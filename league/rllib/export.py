@@ -3,19 +3,28 @@
 * ``rllib``: ``Policy.export_checkpoint`` (RLlib's own format, loadable with
   ``Policy.from_checkpoint``; RLlib writes the policy state with cloudpickle,
   so only load checkpoints you trust; League itself never reads it back).
-* ``torchscript``: the bare model traced with ``torch.jit.trace``. RLlib's
-  ``Policy.export_model`` without ``onnx`` pickles the whole Python model
+* ``torchscript`` (torch players): the bare model traced with ``torch.jit.trace``.
+  RLlib's ``Policy.export_model`` without ``onnx`` pickles the whole Python model
   (``torch.save``), which needs RLlib and League's code to load and executes
   pickled code, so League traces the model itself: the same forward pass,
   frozen into a TorchScript graph.
-* ``onnx``: ``Policy.export_model(onnx=opset)``, RLlib's ONNX export.
+* ``savedmodel`` (tf2 players): the bare model as a TensorFlow SavedModel, a
+  ``tf.function`` over RLlib's ModelV2 call with serving signature
+  ``serving_default(obs) -> {"output": masked logits}``. RLlib's own
+  ``export_model`` saves only the inner Keras model, whose inputs are the
+  observation and mask apart, not RLlib's flattened ``obs``.
+* ``onnx``: torch players through ``Policy.export_model(onnx=opset)``, RLlib's
+  ONNX export; tf2 players through ``tf2onnx`` on the same ``tf.function`` as
+  the SavedModel (RLlib's TF ONNX export, too, takes only the inner Keras
+  model). Without ``tf2onnx`` installed a tf2 player has no ONNX format.
 
-Both model files take ``obs`` (the flattened observation dict, RLlib's
-preprocessor order) and return masked logits. Needs no running Ray cluster.
+Every model file takes ``obs`` (the flattened observation dict, RLlib's
+preprocessor order) and returns masked logits. Needs no running Ray cluster.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import warnings
 from pathlib import Path
@@ -25,27 +34,71 @@ import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
 from ray.rllib.models import ModelCatalog
 from ray.rllib.policy.policy import Policy
 
-from agents.models import register_models
+from agents.models import model_config_for, register_models
+from league.errors import UsageError
+from league.rllib.weights import is_tf, set_named_weights
 
-#: Formats ``league export`` writes, and the folder each goes to.
-FORMATS = ("rllib", "torchscript", "onnx")
+#: Every format ``league export`` knows; each goes to the folder of its name.
+FORMATS = ("rllib", "torchscript", "savedmodel", "onnx")
+
+#: The formats each framework's players can be exported in (``--format all``: those this Python can write).
+FRAMEWORK_FORMATS = {"torch": ("rllib", "torchscript", "onnx"), "tf2": ("rllib", "savedmodel", "onnx")}
+
+#: The model format :func:`agents.opponent.load_opponent` runs fastest to load, by framework.
+MODEL_FORMAT = {"torch": "torchscript", "tf2": "savedmodel"}
+
+
+def available_formats(framework: str) -> tuple[str, ...]:
+    """The formats a ``framework`` player can be exported in with what this Python has installed."""
+    formats = FRAMEWORK_FORMATS[framework]
+    if framework == "tf2" and importlib.util.find_spec("tf2onnx") is None:
+        formats = tuple(f for f in formats if f != "onnx")
+    return formats
+
+
+def check_formats(framework: str, formats: tuple[str, ...]) -> None:
+    """Refuse formats a ``framework`` player cannot be written in here.
+
+    Raises:
+        UsageError: naming the format, the framework and what is possible.
+    """
+    for name in formats:
+        if name not in FORMATS:
+            raise UsageError(f"unknown export format {name!r}: expected one of {list(FORMATS)}")
+        if name not in FRAMEWORK_FORMATS[framework]:
+            raise UsageError(f"{name} is not an export format of {framework} players; a {framework} player "
+                             f"exports as {', '.join(FRAMEWORK_FORMATS[framework])}")
+        if name not in available_formats(framework):
+            raise UsageError(f"ONNX export of a {framework} player needs tf2onnx: pip install tf2onnx "
+                             f"(or export {', '.join(available_formats(framework))})")
 
 
 def build_policy(observation_space: gym.Space, action_space: gym.Space, model_config: Mapping[str, Any],
-                 weights: Mapping[str, np.ndarray]) -> PPOTorchPolicy:
-    """A PPO torch policy (RLlib old API stack) with ``weights``, outside any Algorithm."""
-    register_models()
+                 weights: Mapping[str, np.ndarray], *, framework: str = "torch") -> Policy:
+    """A PPO policy of ``framework`` (RLlib old API stack) with canonical ``weights``, outside any Algorithm.
+
+    ``model_config`` is League's (naming :data:`agents.models.ACTION_MASK_MODEL`);
+    the weights are in League's canonical layout (:mod:`league.rllib.weights`), so
+    either framework's policy can be built from any snapshot.
+    """
+    register_models(framework)
     config = (PPOConfig()
               .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
-              .framework("torch")
-              .training(model=dict(model_config)))
+              .framework(framework)
+              .training(model=model_config_for(framework, model_config)))
     preprocessor = ModelCatalog.get_preprocessor_for_space(observation_space)
-    policy = PPOTorchPolicy(preprocessor.observation_space, action_space, config.to_dict())
-    policy.set_weights({k: np.asarray(v) for k, v in weights.items()})
+    if framework == "tf2":
+        from ray.rllib.algorithms.ppo.ppo_tf_policy import PPOTF2Policy
+
+        policy: Policy = PPOTF2Policy(preprocessor.observation_space, action_space, config.to_dict())
+    else:
+        from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
+
+        policy = PPOTorchPolicy(preprocessor.observation_space, action_space, config.to_dict())
+    set_named_weights(policy, {k: np.asarray(v) for k, v in weights.items()})
     return policy
 
 
@@ -65,8 +118,27 @@ class _BareModel(torch.nn.Module):
         return self.model({"obs": obs}, [], None)[0]
 
 
+def _tf_bare_model(policy: Policy) -> Any:
+    """A ``tf.Module`` whose ``serve(obs)`` (flat) gives ``{"output": masked logits}`` of a TF2 policy's model."""
+    import tensorflow as tf
+
+    model = policy.model
+    module = tf.Module(name="league_model")
+    module.base_model = model.base_model  # tracks the variables the function reads
+    module.serve = tf.function(
+        lambda obs: {"output": model({"obs": obs}, [], None)[0]},  # RLlib's dict restore + forward
+        input_signature=[tf.TensorSpec([None, int(policy.observation_space.shape[0])], tf.float32, name="obs")])
+    return module
+
+
 def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset: int) -> list[Path]:
-    """Write ``formats`` of ``policy`` under ``out``; return the files written."""
+    """Write ``formats`` of ``policy`` under ``out``; return the files written.
+
+    Raises:
+        UsageError: for a format the policy's framework does not have (see :func:`check_formats`).
+    """
+    framework = "tf2" if is_tf(policy) else "torch"
+    check_formats(framework, formats)
     written: list[Path] = []
     if "rllib" in formats:
         target = out / "rllib"
@@ -84,11 +156,26 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
             traced = torch.jit.trace(bare, example)
         traced.save(str(target))
         written.append(target)
+    tf_module = _tf_bare_model(policy) if framework == "tf2" and {"savedmodel", "onnx"} & set(formats) else None
+    if "savedmodel" in formats:
+        import tensorflow as tf
+
+        target = out / "savedmodel"
+        shutil.rmtree(target, ignore_errors=True)
+        tf.saved_model.save(tf_module, str(target), signatures={"serving_default": tf_module.serve.get_concrete_function()})
+        written += sorted(p for p in target.rglob("*") if p.is_file())
     if "onnx" in formats:
         target = out / "onnx"
         shutil.rmtree(target, ignore_errors=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # as for TorchScript above
-            policy.export_model(str(target), onnx=opset)
+        if framework == "tf2":
+            import tf2onnx
+
+            target.mkdir(parents=True)
+            tf2onnx.convert.from_function(tf_module.serve, input_signature=tf_module.serve.input_signature,
+                                          opset=opset, output_path=str(target / "model.onnx"))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # as for TorchScript above
+                policy.export_model(str(target), onnx=opset)
         written.append(target / "model.onnx")
     return written

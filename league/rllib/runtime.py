@@ -25,7 +25,7 @@ def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
     _forget_previous_job()
     if address is not None:
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=True)
+            ray.init(address=address, logging_level="ERROR", log_to_driver=True, runtime_env=_runtime_env())
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise LeagueError(f"could not join the Ray cluster at resources.address={address!r}: {e}") from e
         return True
@@ -39,6 +39,19 @@ def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
         log_to_driver=True,
     )
     return True
+
+
+def _runtime_env() -> dict | None:
+    """What this job's workers on a joined cluster need in their environment.
+
+    Workers of a local Ray inherit the driver's environment; a cluster's do not.
+    ``TF_USE_LEGACY_KERAS`` (see :func:`agents.use_legacy_keras`) must be set before
+    a worker imports RLlib, which imports TensorFlow, so it travels with the job.
+    """
+    from agents import LEGACY_KERAS_ENV
+
+    value = os.environ.get(LEGACY_KERAS_ENV)
+    return {"env_vars": {LEGACY_KERAS_ENV: value}} if value is not None else None
 
 
 def _forget_previous_job() -> None:

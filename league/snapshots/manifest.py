@@ -47,7 +47,8 @@ class SnapshotManifest(BaseModel):
         ratings: The parent's ratings at freeze time, if it was rated.
         game: The registered game name.
         run_id: The run that froze it.
-        framework: Deep-learning framework of the weights (``torch``).
+        framework: Deep-learning framework that trained the weights (``torch`` or ``tf2``);
+            the weights' layout is the same for both (:mod:`league.rllib.weights`).
         model_config: The RLlib model config the weights fit.
         observation_space: Description of the per-agent observation space.
         action_space: Description of the per-agent action space.
