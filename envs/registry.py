@@ -12,10 +12,15 @@ this module registers nothing.
 Version history of the built-in games (League name: PettingZoo id):
     * v1: ``connect_four``: ``connect_four_v3``; ``tictactoe``: ``tictactoe_v3``;
       ``rps``: ``rps_v2`` (simultaneous moves, 15 rounds by default).
+    * v2: ``openspiel:<game>``: any two-player turn-based game pyspiel loads
+      (:mod:`envs.openspiel`), registered on first use.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -101,16 +106,37 @@ def available() -> tuple[str, ...]:
 def get_spec(name: str) -> GameSpec:
     """The spec registered under ``name``.
 
+    ``openspiel:<game string>`` names any two-player turn-based OpenSpiel game
+    (see :mod:`envs.openspiel`); its spec is built and registered on first use.
+
     Raises:
         UnknownGameError: naming the game and listing the available ones.
     """
     register_builtin_games()
+    if name not in _REGISTRY and name.startswith("openspiel:"):
+        register(openspiel_spec(name))
     try:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownGameError(
-            f"unknown game {name!r}; available games: {', '.join(available())}"
+            f"unknown game {name!r}; available games: {', '.join(available())}, "
+            "or openspiel:<game> for a two-player turn-based OpenSpiel game"
         ) from None
+
+
+def openspiel_spec(name: str) -> GameSpec:
+    """The spec of ``openspiel:<game string>``, checked with pyspiel.
+
+    Raises:
+        UnknownGameError: pyspiel is not installed, does not know the game, or
+            League cannot play it (not two players, not turn-based).
+    """
+    from envs.openspiel import OPENSPIEL_PREFIX, OpenSpielEnv, load_game
+
+    game_string = name[len(OPENSPIEL_PREFIX):]
+    game = load_game(game_string)
+    return GameSpec(name, name, functools.partial(OpenSpielEnv, game_string), True,
+                    f"OpenSpiel: {game.get_type().long_name}")
 
 
 def make(name: str, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
@@ -139,8 +165,20 @@ def make_from_spec(spec: GameSpec, **config: Any) -> "TurnBasedEnv | Simultaneou
 
 
 def ray_env_name(name: str) -> str:
-    """The stable name under which game ``name`` is registered with Ray."""
-    return f"league-{name}"
+    """The stable name under which game ``name`` is registered with Ray.
+
+    RLlib reads a ``:`` in an env name as ``module:class``, so names with
+    characters other than letters, digits, ``_``, ``-`` and ``.`` are spelled
+    with ``-`` and tagged with a short hash of the real name.
+
+    Example:
+        >>> ray_env_name("connect_four"), ray_env_name("openspiel:kuhn_poker")
+        ('league-connect_four', 'league-openspiel-kuhn_poker-6170fe27')
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+    if safe == name:
+        return f"league-{name}"
+    return f"league-{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def register_with_ray(name: str) -> str:

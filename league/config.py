@@ -264,6 +264,9 @@ class EvaluationConfig(_Section):
     games: int = Field(200, ge=0, description="Games per evaluation, seats alternating.")
     every: int = Field(5, ge=1, description="Evaluate every N iterations (and always at the end).")
     explore: bool = Field(False, description="Sample moves (True) or play greedily (False).")
+    exploitability_every: int = Field(
+        0, ge=0, description="Every N iterations (and at the end) compute the exact exploitability of each "
+        "trainable player and of the Nash mixture of the frozen snapshots (OpenSpiel games only; 0: never).")
 
     @field_validator("opponent")
     @classmethod
@@ -328,6 +331,9 @@ class LeagueConfig(_Section):
             games = CHOOSERS[name][1]
             if games is not None and self.game not in games:
                 raise ValueError(f"roster.scripted: {name!r} plays only {sorted(games)}, not {self.game!r}")
+        if self.evaluation.exploitability_every and not self.game.startswith("openspiel:"):
+            raise ValueError("evaluation.exploitability_every: exploitability is computed for OpenSpiel games "
+                             f"(openspiel:<game>), not {self.game!r}; set it to 0")
         opponent = CHOOSERS[self.evaluation.opponent][1]
         if opponent is not None and self.game not in opponent:
             raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "

@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from league.manager import MAIN, IterationReport
 from league.types import Role
@@ -85,7 +86,18 @@ def report_line(report: IterationReport) -> str:
             f"{' checkpoint' if report.checkpointed else ''}"
             + "".join(f" {name}={value}" for name, value in (
                 ("env_runner_restarts", report.env_runner_restarts), ("env_restarts", report.env_restarts),
-                ("ledger_retries", report.ledger_retries)) if value))
+                ("ledger_retries", report.ledger_retries)) if value)
+            + "".join(f" exploitability_{key}={value:.4f}" for key, value in report.exploitability.items()))
+
+
+def exploitability_line(reports: list[IterationReport]) -> str | None:
+    """The latest exploitability measure as one line, or None if none was measured."""
+    measured = [r for r in reports if r.exploitability]
+    if not measured:
+        return None
+    last = measured[-1]
+    return (f"exploitability after iteration {last.iteration}: "
+            + ", ".join(f"{key} {value:.4f}" for key, value in last.exploitability.items()))
 
 
 class LiveView:
@@ -114,7 +126,9 @@ class LiveView:
             table.add_row(*report_cells(report))
         if not self._reports:
             return Group(table, self.progress)
-        return Group(roster_table(self._reports[-1]), table, self.progress)
+        line = exploitability_line(self._reports)
+        parts = [roster_table(self._reports[-1]), table] + ([Text(line)] if line else []) + [self.progress]
+        return Group(*parts)
 
 
 def _rating_cells(player: dict[str, Any]) -> tuple[str, str]:

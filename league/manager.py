@@ -33,6 +33,7 @@ iterations after the checkpoint are played again and count once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -61,16 +62,19 @@ from league.errors import (
     LedgerUnavailable,
     RunDirError,
     SnapshotCorrupt,
+    SnapshotError,
     SnapshotStoreUnavailable,
     UsageError,
 )
 from league.evaluation import ScriptedActor, head_to_head, play_games
+from league.exploitability import LeagueExploitability, LeagueMeasure, ProbsFn
 from league.export import players_store
 from league.faults import kill_point, set_iteration
 from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
 from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmaker, make_plan
+from league.measure import snapshot_probs
 from league.opponents import add_exported_opponent
 from league.payoff import Payoff, learner_scores
 from league.pool import ResidentPool, choose_residents, restrict_plan
@@ -145,6 +149,8 @@ class IterationReport:
         players: The roster after this iteration.
         learner_scores: Each learner's score in the matches chosen for it this iteration.
         written_by_runners: Match records the env runners wrote to the ledger themselves this iteration.
+        exploitability: Exact exploitability of each trainable player and of the snapshots' Nash
+            mixture (key ``mixture``), when measured this iteration (``evaluation.exploitability_every``).
     """
 
     iteration: int
@@ -179,6 +185,7 @@ class IterationReport:
     players: tuple[PlayerRecord, ...] = ()
     learner_scores: dict[PlayerId, float] = field(default_factory=dict)
     written_by_runners: int = 0
+    exploitability: dict[str, float] = field(default_factory=dict)
 
 
 class LeagueManager:
@@ -210,6 +217,8 @@ class LeagueManager:
         self._lock = RunLock(self.run_dir)
         self._embedded: EmbeddedRedis | None = None
         self._owns_ray = False
+        self._exploitability: LeagueExploitability | None = None
+        self._meta_nash: dict[PlayerId, float] = {}
         try:
             if resume:
                 info = read_run_info(self.run_dir)
@@ -530,7 +539,7 @@ class LeagueManager:
             for p in self.roster if p.player_id not in self._unusable
         )
         return LeagueView(iteration, players, results, self._ratings.ratings(),
-                          self.config.matchmaking.pfsp_prior_games)
+                          self.config.matchmaking.pfsp_prior_games, dict(self._meta_nash))
 
     def _make_plan(self, iteration: int) -> MatchPlan:
         return make_plan(self.matchmaker, self.view(iteration), num_seats=len(self.seat_agents),
@@ -706,6 +715,33 @@ class LeagueManager:
             self.ledger.add_evaluation(self.iteration, opponent, counts)
         return counts
 
+    def measure_exploitability(self) -> LeagueMeasure:
+        """Exact exploitability of every trainable player and of the snapshots' Nash mixture, stored in the ledger.
+
+        OpenSpiel games only (see :mod:`league.exploitability`); players are
+        measured as they sample in training (stochastic policies).
+        """
+        if self._exploitability is None:
+            self._exploitability = LeagueExploitability(self.config.game)
+        rng = np.random.default_rng(self.config.seed)
+        players: dict[str, ProbsFn] = {
+            player: PolicyActor(self.algorithm.get_policy(player), explore=True, rng=rng).action_probs
+            for player in self.trainable}
+        loaders = {player: functools.partial(self._snapshot_probs, player) for player in self.snapshots}
+        measure = self._exploitability.measure(players, loaders)
+        self._meta_nash = measure.mixture.weights if measure.mixture is not None else {}
+        self.ledger.add_exploitability(self.iteration, measure.values)
+        return measure
+
+    def _snapshot_probs(self, player: PlayerId) -> ProbsFn | None:
+        """A snapshot's probability function from its verified weights (None if it cannot be used)."""
+        try:
+            snapshot = self.store.load(player)
+        except SnapshotError as e:
+            _log.warning("exploitability: leaving out %s: %s", player, e)
+            return None
+        return snapshot_probs(snapshot, self.config.game, self.config.env_config)
+
     def _freeze_and_reset(self, iteration: int) -> tuple[list[PlayerId], list[PlayerId]]:
         """Apply the snapshot triggers and reset rules after ``iteration``."""
         view = self.view(iteration + 1)
@@ -803,6 +839,12 @@ class LeagueManager:
             eval_start = time.perf_counter()
             evaluation = self.evaluate()
             evaluation_time = time.perf_counter() - eval_start
+        exploitability: dict[str, float] = {}
+        every = self.config.evaluation.exploitability_every
+        if every and (iteration % every == 0 or iteration == self.config.iterations):
+            eval_start = time.perf_counter()
+            exploitability = self.measure_exploitability().values
+            evaluation_time += time.perf_counter() - eval_start
         self._history.append(CommittedIteration(iteration=iteration, matches=recorded,
                                                 anchor_matches=self.anchor_matches - anchors_before,
                                                 env_steps=steps))
@@ -845,6 +887,7 @@ class LeagueManager:
             players=tuple(self.roster),
             learner_scores=learner_scores(output.tallies),
             written_by_runners=output.written,
+            exploitability=exploitability,
         )
         if self._tensorboard is not None:
             self._tensorboard.write(report)

@@ -122,6 +122,10 @@ class LeagueView:
             counted over its current generation (since ``generation_start``).
         ratings: Current ratings of every rated player.
         prior_games: Pseudo-games at 1/2 in :meth:`win_rate`.
+        meta_nash: Nash weights of the frozen snapshots in their exact meta-game,
+            from the latest exploitability measure (OpenSpiel games with
+            ``evaluation.exploitability_every``; empty otherwise). See
+            :mod:`league.exploitability`.
     """
 
     iteration: int
@@ -129,6 +133,7 @@ class LeagueView:
     results: Mapping[tuple[PlayerId, PlayerId], PairCounts] = field(default_factory=dict)
     ratings: Mapping[PlayerId, Rating] = field(default_factory=dict)
     prior_games: float = 2.0
+    meta_nash: Mapping[PlayerId, float] = field(default_factory=dict)
 
     def player(self, player_id: PlayerId) -> PlayerView:
         """The member with id ``player_id``."""
@@ -193,6 +198,28 @@ class Matchmaker(abc.ABC):
     def learner_share(self, learner: PlayerView, league: LeagueView) -> float:
         """Relative share of the iteration's matches ``learner`` learns from (default: equal)."""
         return 1.0
+
+
+class NashMatchmaker(Matchmaker):
+    """PSRO's meta-solver: every learner plays the Nash mixture of the frozen snapshots.
+
+    Policy-Space Response Oracles (Lanctot et al. 2017) grows a population by
+    training a response to the Nash equilibrium of the population's meta-game;
+    the Nash mixture of the population then approaches a Nash equilibrium of
+    the game. Here each learner's opponents are the snapshots weighted by
+    :attr:`LeagueView.meta_nash`, the exact meta-game Nash that League computes
+    with the exploitability measure; so select it together with
+    ``[evaluation] exploitability_every = 1`` on an OpenSpiel game. Until the
+    first measure (and for a game without one) a learner plays itself.
+
+    Select it with ``[matchmaking] matchmaker = "league.matchmaking:NashMatchmaker"``.
+    """
+
+    def opponents(self, learner: PlayerView, league: LeagueView) -> OpponentWeights:
+        """The meta-game Nash weights of the snapshots still in the league, else self-play."""
+        present = {p.player_id for p in league.players}
+        weights = {p: w for p, w in league.meta_nash.items() if p in present and w > 0}
+        return weights or {learner.player_id: 1.0}
 
 
 def _mix(parts: Sequence[tuple[float, Mapping[PlayerId, float]]]) -> dict[PlayerId, float]:

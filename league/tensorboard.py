@@ -6,6 +6,8 @@ Tags:
     * ``elo/<player>``, ``skill_mu/<player>``, ``skill_sigma/<player>``: every rated player on the roster;
     * ``win_rate/<learner>``: each learner's score in the matches chosen for it this iteration;
     * ``evaluation/score_vs_<opponent>``: main's evaluation score, when evaluated;
+    * ``exploitability/<player>`` and ``exploitability/mixture``: exact exploitability, when measured
+      (OpenSpiel games);
     * ``league/size``, ``league/snapshots``, ``league/resident``, ``league/matches``;
     * ``throughput/env_steps_per_s``;
     * ``time/sample_s``, ``time/learn_s``, ``time/league_s``, ``time/evaluation_s``, ``time/restore_s``;
@@ -56,6 +58,8 @@ class TensorBoardLog:
             add(f"win_rate/{learner}", score, step)
         if report.evaluation is not None and report.evaluation.score is not None:
             add(f"evaluation/score_vs_{self._opponent}", report.evaluation.score, step)
+        for key, value in report.exploitability.items():
+            add(f"exploitability/{key}", value, step)
         add("league/size", report.league_size, step)
         add("league/snapshots", report.snapshots, step)
         add("league/resident", len(report.resident), step)

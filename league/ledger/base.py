@@ -158,7 +158,15 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def drop_evaluations_after(self, iteration: int) -> None:
-        """Forget evaluations of iterations after ``iteration``."""
+        """Forget evaluations (and exploitability measures) of iterations after ``iteration``."""
+
+    @abc.abstractmethod
+    def add_exploitability(self, iteration: int, values: Mapping[str, float]) -> None:
+        """Store the exploitability measured after ``iteration``, by player (and ``mixture``)."""
+
+    @abc.abstractmethod
+    def exploitability(self) -> list[tuple[int, dict[str, float]]]:
+        """Every stored exploitability measure, oldest first."""
 
     def close(self) -> None:
         """Release connections (no-op unless a backend holds some)."""

@@ -14,6 +14,7 @@ Keys, all under ``league:{run_id}:``:
     * ``unusable``: hash snapshot id -> why it failed verification;
     * ``progress``: hash of the run's counters (:data:`~league.ledger.base.PROGRESS_FIELDS`);
     * ``evaluations``: hash ``{iteration}|{opponent}`` -> evaluation result (JSON).
+    * ``exploitability``: hash ``{iteration}`` -> ``{"iteration", "values": {player: exploitability}}`` (JSON).
 
 One Lua script stores a match and moves its counters atomically, and only if
 the match id was new, so a retried or replayed write never double counts;
@@ -432,14 +433,32 @@ class RedisLedger(Ledger):
         return out
 
     def drop_evaluations_after(self, iteration: int) -> None:
-        """Forget evaluations of iterations after ``iteration`` (a resumed run plays them again)."""
+        """Forget evaluations and exploitability measures of iterations after ``iteration``.
+
+        A resumed run plays those iterations again.
+        """
         def write() -> None:
-            names = [n for n in self._client.hkeys(self._key("evaluations"))
-                     if int(n.decode().split("|")[0]) > iteration]
-            if names:
-                self._client.hdel(self._key("evaluations"), *names)
+            for key in (self._key("evaluations"), self._key("exploitability")):
+                names = [n for n in self._client.hkeys(key) if int(n.decode().split("|")[0]) > iteration]
+                if names:
+                    self._client.hdel(key, *names)
 
         self._call("drop evaluations", write)
+
+    def add_exploitability(self, iteration: int, values: Mapping[str, float]) -> None:
+        """Store one exploitability measure (again for the same iteration: replaced)."""
+        data = json.dumps({"iteration": iteration, "values": {k: float(v) for k, v in values.items()}})
+        self._call("save exploitability", lambda: self._client.hset(
+            self._key("exploitability"), f"{iteration:09d}", data))
+
+    def exploitability(self) -> list[tuple[int, dict[str, float]]]:
+        """Every stored exploitability measure, oldest first."""
+        raw = self._call("read exploitability", lambda: self._client.hgetall(self._key("exploitability")))
+        out = []
+        for _, item in sorted(raw.items()):
+            data = json.loads(item)
+            out.append((int(data["iteration"]), {str(k): float(v) for k, v in data["values"].items()}))
+        return out
 
     def close(self) -> None:
         """Close the connection pool."""

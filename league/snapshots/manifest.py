@@ -9,6 +9,7 @@ message naming the bad field instead of being trusted.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -115,6 +116,12 @@ class SnapshotManifest(BaseModel):
         return manifest
 
 
+def _bound(value: Any) -> float | str:
+    """A Box bound as JSON keeps it: a float, or ``"inf"`` / ``"-inf"`` (JSON has no infinity)."""
+    value = float(value)
+    return value if math.isfinite(value) else str(value)
+
+
 def describe_space(space: gym.Space) -> dict[str, Any]:
     """A JSON description of a gymnasium space (enough to check two spaces are the same).
 
@@ -126,7 +133,7 @@ def describe_space(space: gym.Space) -> dict[str, Any]:
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gym.spaces.Box):
         return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
-                "low": float(space.low.min()), "high": float(space.high.max())}
+                "low": _bound(space.low.min()), "high": _bound(space.high.max())}
     if isinstance(space, gym.spaces.Dict):
         return {"type": "Dict", "spaces": {k: describe_space(v) for k, v in space.spaces.items()}}
     if isinstance(space, gym.spaces.MultiBinary):

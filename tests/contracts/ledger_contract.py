@@ -82,6 +82,14 @@ class LedgerContract:
         ledger.drop_evaluations_after(2)
         assert [e[0] for e in ledger.evaluations()] == [2, 2]
 
+    def test_exploitability_is_kept_once_per_iteration_and_rolled_back_with_evaluations(self, ledger: Ledger):
+        ledger.add_exploitability(12, {"main": 0.25, "mixture": 0.125})
+        ledger.add_exploitability(3, {"main": 0.5})
+        ledger.add_exploitability(3, {"main": 0.375})
+        assert ledger.exploitability() == [(3, {"main": 0.375}), (12, {"main": 0.25, "mixture": 0.125})]
+        ledger.drop_evaluations_after(11)
+        assert ledger.exploitability() == [(3, {"main": 0.375})]
+
     def test_truncate_takes_back_the_newest_matches_and_their_counters(self, ledger: Ledger):
         other = PlayerId("random")
         kept = [match("a", iteration=1), match("b", (SNAP, MAIN), (1.0, -1.0), iteration=1)]

@@ -12,7 +12,7 @@ from league.config import load_config
 from league.errors import ConfigError, LeagueError
 from league.ledger.base import PairCounts
 from league.matchmaking import (AlphaStarMatchmaker, LeagueView, LearnerPlan, Matchmaker, MatchPlan,
-                                PlayerView, load_matchmaker, make_plan, pfsp_weights, win_rate)
+                                NashMatchmaker, PlayerView, load_matchmaker, make_plan, pfsp_weights, win_rate)
 from league.rllib.mapping import MatchMapping, mirror_id
 from league.types import PfspWeighting, PlayerId, Role
 
@@ -204,3 +204,15 @@ def test_self_play_can_train_only_the_learners_own_seat():
         seats = [one(a, episode, worker) for a in ("player_0", "player_1")]
         learner_seat = episode_id % 2
         assert seats[learner_seat] == MAIN and seats[1 - learner_seat] == mirror_id(MAIN)
+
+
+def test_nash_matchmaker_plays_the_meta_game_nash_of_the_snapshots_present():
+    players = (PlayerView(PlayerId("main"), Role.MAIN), PlayerView(PlayerId("main_v1"), Role.SNAPSHOT),
+               PlayerView(PlayerId("main_v2"), Role.SNAPSHOT))
+    league = LeagueView(3, players, meta_nash={PlayerId("main_v1"): 0.25, PlayerId("main_v2"): 0.75,
+                                               PlayerId("pruned_v9"): 0.5})
+    assert NashMatchmaker().opponents(players[0], league) == {"main_v1": 0.25, "main_v2": 0.75}
+    assert NashMatchmaker().opponents(players[0], LeagueView(1, players)) == {"main": 1.0}  # not measured yet
+    plan = make_plan(NashMatchmaker(), league, num_seats=2, seed=0)
+    assert dict(zip(plan.learners[0].lineups, plan.learners[0].probabilities)) == pytest.approx(
+        {("main_v1",): 0.25, ("main_v2",): 0.75})
