@@ -103,6 +103,9 @@ class LeagueState(_Model):
     ratings: dict[str, RatingEntry]
     history: list[CommittedIteration]
     counters: dict[str, int] = Field(default_factory=dict, description="Fault counters (restarts, retries, resumes).")
+    meta_nash: dict[str, float] = Field(
+        default_factory=dict, description="Nash weights of the snapshots' meta-game at the latest exploitability "
+        "measure (what NashMatchmaker plays next).")
 
 
 @dataclass(frozen=True)

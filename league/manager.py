@@ -373,6 +373,7 @@ class LeagueManager:
         self.anchor_matches = state.anchor_matches
         self._snapshot_versions = {PlayerId(k): v for k, v in state.snapshot_versions.items()}
         self._history = list(state.history)
+        self._meta_nash = {PlayerId(k): w for k, w in state.meta_nash.items()}
         counters = state.counters
         self._runner_restarts_before = counters.get("env_runner_restarts", 0)
         self.env_restarts = counters.get("env_restarts", 0)
@@ -474,7 +475,7 @@ class LeagueManager:
             resident=list(self.pool.resident),
             ratings={p: RatingEntry(elo=r.elo, mu=r.mu, sigma=r.sigma, games=r.games)
                      for p, r in self._ratings.ratings().items()},
-            history=list(self._history), counters=self._counters(),
+            history=list(self._history), counters=self._counters(), meta_nash=dict(self._meta_nash),
         )
         players = {pid: checkpoint_state(self.algorithm, pid) for pid in self.trainable}
         path = write_checkpoint(self.run_dir, state, players, self._initial_states,

@@ -17,6 +17,7 @@ def test_envs_lists_the_games():
     assert result.exit_code == 0
     for name in ("connect_four", "tictactoe", "rps"):
         assert name in result.output
+    assert "openspiel:<game>" in result.output
 
 
 def test_unknown_game_exits_2_with_one_line():

@@ -14,7 +14,6 @@ from league.exploitability import MIXTURE
 from league.manager import LeagueManager
 from tests.conftest import tiny_config
 
-pytest.importorskip("pyspiel")
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 runner = CliRunner()
@@ -135,3 +134,13 @@ def test_eval_exploitability_refuses_a_folder_that_is_neither_export_nor_run(tmp
     assert result.exit_code == 2
     assert re.search(r"neither an export folder .*opponent\.json.* nor a run folder .*run\.json",
                      result.output)
+
+
+def test_a_resume_plays_the_nash_weights_of_its_checkpoint(kuhn_run):
+    """Last in this file: it continues the shared run by one iteration."""
+    run_dir, _, _ = kuhn_run
+    measured = json.loads(runner.invoke(app, ["eval", "--exploitability", str(run_dir), "--json"]).output)
+    with LeagueManager.resume(run_dir, iterations=3) as league:
+        assert dict(league.view(league.iteration + 1).meta_nash) == pytest.approx(measured["mixture_weights"])
+        report = league.step()
+    assert report.iteration == 3 and set(report.exploitability) == {"main", "main_exploiter", MIXTURE}

@@ -88,3 +88,14 @@ def test_bench_throughput_ceiling_reports_the_fraction_and_a_profile():
 def test_learning_vs_envs_prints_the_evaluation_curve():
     data = _last_json([str(ROOT / "scripts" / "learning_vs_envs.py"), "--envs", "4", "--iterations", "1"])
     assert data["envs"] == 4 and len(data["curve"]) == 1 and 0.0 <= data["curve"][0][1] <= 1.0
+
+
+def test_kuhn_script_reports_the_exploitability_curve(tmp_path):
+    data = _last_json([str(ROOT / "scripts" / "kuhn_exploitability.py"), "--minutes", "0.01",
+                       "--run-dir", str(tmp_path / "run"),
+                       "--override", '{"training": {"train_batch_size": 400, "minibatch_size": 64}, '
+                                     '"snapshots": {"max_iterations_per_snapshot": 1}}'])
+    assert data["iterations"] == 1 and len(data["curve"]) == 1
+    point = data["curve"][0]
+    assert point["iteration"] == 1 and 0.0 <= point["main"] <= 2.0 and 0.0 <= point["mixture"] <= 2.0
+    assert data["best"] == {"main": point["main"], "mixture": point["mixture"]}

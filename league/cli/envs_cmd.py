@@ -17,4 +17,7 @@ def list_envs() -> None:
     for name in envs.available():
         spec = envs.get_spec(name)
         rows.append((name, spec.pettingzoo_id, "turns" if spec.turn_based else "simultaneous", spec.description))
-    Console().print(games_table(rows))
+    console = Console()
+    console.print(games_table(rows))
+    console.print("Also: openspiel:<game> for any two-player turn-based game OpenSpiel loads "
+                  "(openspiel:kuhn_poker, openspiel:leduc_poker, ...).")

@@ -6,14 +6,13 @@ import re
 from collections import Counter
 
 import numpy as np
+import pyspiel
 import pytest
 from pettingzoo.test import api_test
 
 import envs
 from envs.openspiel import OpenSpielEnv
 from league.errors import UnknownGameError
-
-pyspiel = pytest.importorskip("pyspiel")
 
 #: Two-player turn-based games: cards with chance (Kuhn, Leduc), dice with chance (Liar's dice), no chance
 #: and perfect information (tic-tac-toe, which has no information-state tensor: observation tensor instead).
@@ -49,7 +48,8 @@ def test_random_games_replay_in_pyspiel_with_the_same_observations_masks_and_ret
             legal = state.legal_actions(player)
             assert np.flatnonzero(observation["action_mask"]).tolist() == legal
             assert observation["action_mask"].shape == (game.num_distinct_actions(),)
-            np.testing.assert_array_equal(observation["observation"], _expected_observation(game, state, player))
+            expected = _expected_observation(game, state, player)
+            np.testing.assert_array_equal(observation["observation"], expected)
             action = int(rng.choice(legal))
             decisions.append(action)
             obs, rewards, terminateds, truncateds, _ = env.step({agent: action})
