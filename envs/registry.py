@@ -13,7 +13,7 @@ Version history of the built-in games (League name: PettingZoo id):
     * v1: ``connect_four``: ``connect_four_v3``; ``tictactoe``: ``tictactoe_v3``;
       ``rps``: ``rps_v2`` (simultaneous moves, 15 rounds by default).
     * v2: ``openspiel:<game>``: any two-player turn-based game pyspiel loads
-      (:mod:`envs.openspiel`), registered on first use.
+      (:mod:`envs.openspiel`), built on first use.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class GameSpec:
 _REGISTRY: dict[str, GameSpec] = {}
 #: Read-only view of the registered games, by name.
 REGISTRY: Mapping[str, GameSpec] = MappingProxyType(_REGISTRY)
+#: Specs of the ``openspiel:<game>`` names used so far (built on demand, not listed by :func:`available`).
+_OPENSPIEL: dict[str, GameSpec] = {}
 
 
 def register(spec: GameSpec, *, overwrite: bool = False) -> None:
@@ -107,14 +109,17 @@ def get_spec(name: str) -> GameSpec:
     """The spec registered under ``name``.
 
     ``openspiel:<game string>`` names any two-player turn-based OpenSpiel game
-    (see :mod:`envs.openspiel`); its spec is built and registered on first use.
+    (see :mod:`envs.openspiel`); its spec is built on first use and cached
+    (:func:`available` lists registered games only).
 
     Raises:
         UnknownGameError: naming the game and listing the available ones.
     """
     register_builtin_games()
     if name not in _REGISTRY and name.startswith("openspiel:"):
-        register(openspiel_spec(name))
+        if name not in _OPENSPIEL:
+            _OPENSPIEL[name] = openspiel_spec(name)
+        return _OPENSPIEL[name]
     try:
         return _REGISTRY[name]
     except KeyError:

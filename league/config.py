@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from league.errors import ConfigError, UnknownGameError
+from league.errors import ConfigError, UnknownGameError, UsageError
 from league.types import PfspWeighting, Role
 
 
@@ -331,9 +331,13 @@ class LeagueConfig(_Section):
             games = CHOOSERS[name][1]
             if games is not None and self.game not in games:
                 raise ValueError(f"roster.scripted: {name!r} plays only {sorted(games)}, not {self.game!r}")
-        if self.evaluation.exploitability_every and not self.game.startswith("openspiel:"):
-            raise ValueError("evaluation.exploitability_every: exploitability is computed for OpenSpiel games "
-                             f"(openspiel:<game>), not {self.game!r}; set it to 0")
+        if self.evaluation.exploitability_every:
+            from league.exploitability import openspiel_game
+
+            try:
+                openspiel_game(self.game)
+            except UsageError as e:
+                raise ValueError(f"evaluation.exploitability_every: {e}; set it to 0") from None
         opponent = CHOOSERS[self.evaluation.opponent][1]
         if opponent is not None and self.game not in opponent:
             raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "

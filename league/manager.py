@@ -62,7 +62,7 @@ from league.errors import (
     LedgerUnavailable,
     RunDirError,
     SnapshotCorrupt,
-    SnapshotError,
+    SnapshotNotFound,
     SnapshotStoreUnavailable,
     UsageError,
 )
@@ -728,7 +728,8 @@ class LeagueManager:
         players: dict[str, ProbsFn] = {
             player: PolicyActor(self.algorithm.get_policy(player), explore=True, rng=rng).action_probs
             for player in self.trainable}
-        loaders = {player: functools.partial(self._snapshot_probs, player) for player in self.snapshots}
+        loaders = {player: functools.partial(self._snapshot_probs, player)
+                   for player in self.snapshots if player not in self._unusable}
         measure = self._exploitability.measure(players, loaders)
         self._meta_nash = measure.mixture.weights if measure.mixture is not None else {}
         self.ledger.add_exploitability(self.iteration, measure.values)
@@ -738,10 +739,11 @@ class LeagueManager:
         """A snapshot's probability function from its verified weights (None if it cannot be used)."""
         try:
             snapshot = self.store.load(player)
-        except SnapshotError as e:
+        except (SnapshotCorrupt, SnapshotNotFound) as e:  # an unreachable store fails the iteration instead
             _log.warning("exploitability: leaving out %s: %s", player, e)
             return None
-        return snapshot_probs(snapshot, self.config.game, self.config.env_config)
+        config = self.config
+        return snapshot_probs(snapshot, config.game, config.env_config, config.training.framework)
 
     def _freeze_and_reset(self, iteration: int) -> tuple[list[PlayerId], list[PlayerId]]:
         """Apply the snapshot triggers and reset rules after ``iteration``."""

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from league.errors import SnapshotError, UsageError
+from league.errors import SnapshotCorrupt, SnapshotNotFound, UsageError
 from league.exploitability import (
     InformationStates,
     LeagueExploitability,
@@ -82,15 +82,19 @@ def measure_export(path: Path) -> ExploitabilityReport:
     return ExploitabilityReport(opponent.game, "export", {opponent.player_id: value}, {})
 
 
-def snapshot_probs(snapshot: Snapshot, game: str, env_config: dict) -> ProbsFn:
-    """The action-probability function of a snapshot's (or player's) verified weights."""
+def snapshot_probs(snapshot: Snapshot, game: str, env_config: dict, framework: str) -> ProbsFn:
+    """The action-probability function of a snapshot's (or player's) verified weights.
+
+    ``framework`` is the run's: weights are in one layout for both frameworks,
+    so a snapshot frozen by a tf2 run plays in a torch run as it trains there.
+    """
     import envs
     from league.rllib.actors import PolicyActor
     from league.rllib.export import build_policy
 
     env = envs.make(game, **env_config)
     policy = build_policy(env.observation_space, env.action_space, snapshot.manifest.model_config_,
-                          snapshot.weights, framework=snapshot.manifest.framework)
+                          snapshot.weights, framework=framework)
     return PolicyActor(policy, explore=True, rng=np.random.default_rng(0)).action_probs
 
 
@@ -109,8 +113,9 @@ def measure_run(run_dir: Path) -> ExploitabilityReport:
     def loader(store, player) -> Callable[[], ProbsFn | None]:
         def load() -> ProbsFn | None:
             try:
-                return snapshot_probs(store.load(player), info.game, config.env_config)
-            except SnapshotError:
+                return snapshot_probs(store.load(player), info.game, config.env_config,
+                                      config.training.framework)
+            except (SnapshotCorrupt, SnapshotNotFound):
                 return None
         return load
 

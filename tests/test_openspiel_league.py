@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from league.cli import app
 from league.exploitability import MIXTURE
 from league.manager import LeagueManager
+from league.matchmaking import make_plan
 from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -136,11 +137,31 @@ def test_eval_exploitability_refuses_a_folder_that_is_neither_export_nor_run(tmp
                      result.output)
 
 
-def test_a_resume_plays_the_nash_weights_of_its_checkpoint(kuhn_run):
-    """Last in this file: it continues the shared run by one iteration."""
-    run_dir, _, _ = kuhn_run
-    measured = json.loads(runner.invoke(app, ["eval", "--exploitability", str(run_dir), "--json"]).output)
-    with LeagueManager.resume(run_dir, iterations=3) as league:
-        assert dict(league.view(league.iteration + 1).meta_nash) == pytest.approx(measured["mixture_weights"])
+def test_a_resumed_nash_matchmaker_league_plays_the_nash_weights_of_its_checkpoint(tmp_path):
+    config = tiny_config(tmp_path, game="openspiel:kuhn_poker", iterations=3,
+                         roster={"main_exploiters": 0, "league_exploiters": 0, "scripted": []},
+                         matchmaking={"matchmaker": "league.matchmaking:NashMatchmaker"},
+                         evaluation={"games": 0, "exploitability_every": 1})
+    with LeagueManager(config) as league:
+        league.run(2)
+        plan = make_plan(league.matchmaker, league.view(3), num_seats=2, seed=0).for_learner("main")
+        uninterrupted = dict(zip(plan.lineups, plan.probabilities))  # what iteration 3 would play
+    measured = json.loads(runner.invoke(app, ["eval", "--exploitability", str(config.run_dir), "--json"]).output)
+    nash = {(k,): w for k, w in measured["mixture_weights"].items() if w > 0}
+    assert uninterrupted == pytest.approx(nash) and len(nash) >= 1
+    with LeagueManager.resume(config.run_dir) as league:
+        plan = league.plan.for_learner("main")
+        assert dict(zip(plan.lineups, plan.probabilities)) == pytest.approx(nash)
         report = league.step()
-    assert report.iteration == 3 and set(report.exploitability) == {"main", "main_exploiter", MIXTURE}
+    assert report.iteration == 3 and set(report.exploitability) == {"main", MIXTURE}
+
+
+def test_exploitability_refuses_games_it_does_not_cover(tmp_path):
+    toml = tmp_path / "auction.toml"
+    toml.write_text('game = "openspiel:first_sealed_auction"\n[evaluation]\nexploitability_every = 1\n')
+    result = runner.invoke(app, ["run", str(toml), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "evaluation.exploitability_every" in result.output and "zero-sum" in result.output
+    toml.write_text('game = "openspiel:breakthrough"\n[evaluation]\nexploitability_every = 1\n')
+    result = runner.invoke(app, ["run", str(toml), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "no information-state string" in result.output
