@@ -90,11 +90,15 @@ def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_th
         assert sum(r.env_runner_restarts for r in reports) == 1
 
     failures = [line.split() for line in fail_log.read_text().splitlines()]
-    # Every failure is counted, except those of the killed runner after its last drain (lost with it).
+    # Every failure is counted, except those of the killed runner after its last drain (lost with it),
+    # and one per live runner at most: RLlib's MultiAgentEnvWrapper.send_actions keeps a step's exception
+    # as the sub-env's next observation, so a failure in a runner's very last step of the run is only
+    # turned into an episode end (and counted) by a poll that never comes.
     counted = [f for f in failures if int(f[0]) != pids[0] or float(f[1]) < killed["drained"]]
     status = read_status(config.run_dir)
     assert len(counted) > 10
-    assert status["env_restarts"] == len(counted) == sum(r.env_restarts for r in reports)
+    assert status["env_restarts"] == sum(r.env_restarts for r in reports)
+    assert 0 <= len(counted) - status["env_restarts"] <= config.resources.num_env_runners
     assert status["env_runner_restarts"] == 1
     assert status["iteration"] == 4
     # The run went on learning from the other matches: every iteration recorded matches.
