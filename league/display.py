@@ -163,6 +163,11 @@ def status_table(status: dict[str, Any]) -> Group:
                 "env_restarts", "ledger_retries"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
+    if status.get("exploitability"):
+        last = dict(status["exploitability"][-1])
+        iteration = last.pop("iteration")
+        summary.add_row(f"exploitability (iteration {iteration})",
+                        ", ".join(f"{key} {value:.4f}" for key, value in last.items()))
     for snapshot, reason in status.get("unusable", {}).items():
         summary.add_row(f"unusable {snapshot}", reason)
     roster = Table(title="Roster (best Elo first)")

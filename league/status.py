@@ -21,14 +21,17 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     ``trainable``, ``games``, ``parent``, ``created_iteration``, ``elo``, ``mu``,
     ``sigma``; ordered by Elo, best first), ``matches_rated``, ``payoff`` (one
     entry per ordered pair that met: ``player``, ``opponent``, ``wins``,
-    ``draws``, ``losses``, ``score``), ``evaluations`` and ``win_rate_vs_random``
-    (the latest evaluation's score against ``random``).
+    ``draws``, ``losses``, ``score``), ``evaluations``, ``win_rate_vs_random``
+    (the latest evaluation's score against ``random``) and ``exploitability`` (each
+    measure: ``iteration`` and the value per trainable player and ``mixture``;
+    OpenSpiel runs with ``evaluation.exploitability_every``).
     """
     with open_ledger(run_dir) as (info, ledger):
         games = ledger.games_played()
         players = ledger.players()
         progress = ledger.progress()
         evaluations = ledger.evaluations()
+        exploitability = ledger.exploitability()
         matches = ledger.match_count()
         ratings, rated = ledger.ratings()
         payoff = ledger.payoff_counts()
@@ -71,4 +74,5 @@ def read_status(run_dir: Path) -> dict[str, Any]:
             for it, opponent, c in evaluations
         ],
         "win_rate_vs_random": vs_random[-1].score if vs_random else None,
+        "exploitability": [{"iteration": it, **values} for it, values in exploitability],
     }

@@ -59,12 +59,16 @@ def kuhn_run(tmp_path_factory):
     return config.run_dir, out, reports
 
 
-def test_kuhn_league_is_measured_every_iteration(kuhn_run):
-    _, _, reports = kuhn_run
+def test_kuhn_league_is_measured_every_iteration_and_status_shows_it(kuhn_run):
+    run_dir, _, reports = kuhn_run
     for report in reports:
         assert set(report.exploitability) == {"main", "main_exploiter", MIXTURE}
         # Between a Nash equilibrium (0) and the worst Kuhn policy (a best response wins at most 2 chips).
         assert all(0.0 <= v <= 2.0 for v in report.exploitability.values())
+    status = json.loads(runner.invoke(app, ["status", "--run-dir", str(run_dir), "--json"]).output)
+    assert status["exploitability"] == [{"iteration": r.iteration, **r.exploitability} for r in reports]
+    table = runner.invoke(app, ["status", "--run-dir", str(run_dir)]).output
+    assert f"exploitability (iteration {reports[-1].iteration})" in table
 
 
 def test_eval_exploitability_of_the_export_matches_the_league_measure(kuhn_run):
