@@ -47,6 +47,8 @@ class ReportData:
         payoff: ``(player, opponent) -> PairCounts`` for every ordered pair that met.
         history: Each player's ratings after each iteration (refolded from the ledger).
         matches_per_iteration: Matches recorded per iteration (episodes and anchor games).
+        exploitability: Each exploitability measure, ``(iteration, {player or "mixture": value})``
+            (OpenSpiel runs with ``evaluation.exploitability_every``; empty otherwise).
     """
 
     run_id: str
@@ -57,6 +59,7 @@ class ReportData:
     payoff: Mapping[tuple[PlayerId, PlayerId], PairCounts]
     history: Mapping[PlayerId, list[tuple[int, Rating]]]
     matches_per_iteration: Mapping[int, int]
+    exploitability: Sequence[tuple[int, Mapping[str, float]]] = ()
 
     def by_elo(self) -> list[PlayerId]:
         """Players that have a rating, best Elo first."""
@@ -74,6 +77,7 @@ def read_report_data(run_dir: Path) -> ReportData:
             ratings=ratings, payoff=ledger.payoff_counts(),
             history=rating_history(matches, elo_initial=config.ratings.elo_initial, elo_k=config.ratings.elo_k),
             matches_per_iteration=dict(sorted(Counter(m.iteration for m in matches).items())),
+            exploitability=ledger.exploitability(),
         )
     return data
 
@@ -194,6 +198,23 @@ def matches_chart(data: ReportData) -> str:
     return _svg(figure)
 
 
+def exploitability_chart(data: ReportData) -> str:
+    """Exact exploitability after each measured iteration, one line per player and the Nash mixture (SVG)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(10, 3.5))
+    keys = sorted({key for _, values in data.exploitability for key in values}, key=lambda k: (k == "mixture", k))
+    for key in keys:
+        points = [(it, values[key]) for it, values in data.exploitability if key in values]
+        axes.plot(*zip(*points), label="Nash mixture of the snapshots" if key == "mixture" else key,
+                  linewidth=2.0 if key == "mixture" else 1.0)
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("exploitability")
+    axes.set_ylim(bottom=0)
+    axes.set_title("Exact exploitability (0 at a Nash equilibrium)")
+    axes.legend(fontsize=8)
+    return _svg(figure)
+
+
 # -- the page -------------------------------------------------------------------------
 
 _STYLE = """
@@ -246,6 +267,9 @@ def render_report(data: ReportData) -> str:
         "</section>",
         f'<section><h2>Matches</h2><div id="matches" class="chart">{matches_chart(data)}</div></section>',
     ]
+    if data.exploitability:
+        sections.insert(5, '<section><h2>Exploitability</h2><div id="exploitability" class="chart">'
+                           f"{exploitability_chart(data)}</div></section>")
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>League report {html.escape(data.run_id)}</title><style>{_STYLE}</style></head>"
             f"<body>{''.join(sections)}</body></html>\n")

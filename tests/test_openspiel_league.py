@@ -69,6 +69,10 @@ def test_kuhn_league_is_measured_every_iteration_and_status_shows_it(kuhn_run):
     assert status["exploitability"] == [{"iteration": r.iteration, **r.exploitability} for r in reports]
     table = runner.invoke(app, ["status", "--run-dir", str(run_dir)]).output
     assert f"exploitability (iteration {reports[-1].iteration})" in table
+    page = run_dir / "report.html"
+    assert runner.invoke(app, ["report", "--run-dir", str(run_dir), "--out", str(page)]).exit_code == 0
+    chart = page.read_text().split('id="exploitability"', 1)[1].split("</section>", 1)[0]
+    assert chart.count("<svg") == 1 and chart.count("<path") > 10  # the lines of main, its exploiter, the mixture
 
 
 def test_eval_exploitability_of_the_export_matches_the_league_measure(kuhn_run):

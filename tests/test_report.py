@@ -93,6 +93,7 @@ def test_the_report_renders_in_headless_chromium_with_ratings_and_a_cell_per_pai
     # Self-contained: nothing is fetched (namespace URIs such as xmlns="http://www.w3.org/..." are only names).
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)|url\(\s*["']?(https?:|//)|@import""", page)
     assert "<svg" in page and "<script" not in page
+    assert 'id="exploitability"' not in page  # Connect Four: no exploitability measures, no section
 
     dom = _chromium("--dump-dom", out.resolve().as_uri(), tmp_path=tmp_path).stdout
     parsed = _Dom()
