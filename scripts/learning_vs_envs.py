@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--batch", type=int, default=None, help="train_batch_size (default: League's).")
     parser.add_argument("--lr", type=float, default=None, help="Learning rate (default: League's).")
+    parser.add_argument("--epochs", type=int, default=None, help="num_epochs (default: League's).")
     args = parser.parse_args()
 
     from league.config import load_config
@@ -34,14 +35,15 @@ def main() -> None:
         "run_dir": Path(tempfile.mkdtemp(prefix="learning-")) / "c4",
         "roster": {"main_exploiters": 0, "league_exploiters": 0, "scripted": ["random"]},
         "snapshots": {"max_iterations_per_snapshot": 5}, "resources": {"num_envs_per_env_runner": args.envs},
-        "training": {k: v for k, v in (("train_batch_size", args.batch), ("lr", args.lr)) if v is not None}})
+        "training": {k: v for k, v in (("train_batch_size", args.batch), ("lr", args.lr),
+                                       ("num_epochs", args.epochs)) if v is not None}})
     with LeagueManager(config) as league:
         reports = league.run()
     curve = [(r.iteration, r.evaluation.score) for r in reports if r.evaluation is not None]
     train_s = sum(r.train_time_s for r in reports)
-    print(f"envs={args.envs} batch={args.batch} lr={args.lr} seed={args.seed}: " + " ".join(f"{it}:{score:.3f}" for it, score in curve)
+    print(f"envs={args.envs} batch={args.batch} lr={args.lr} epochs={args.epochs} seed={args.seed}: " + " ".join(f"{it}:{score:.3f}" for it, score in curve)
           + f"  train {train_s:.1f} s")
-    print(json.dumps({"envs": args.envs, "batch": args.batch, "lr": args.lr, "seed": args.seed, "curve": curve, "train_s": train_s}))
+    print(json.dumps({"envs": args.envs, "batch": args.batch, "lr": args.lr, "epochs": args.epochs, "seed": args.seed, "curve": curve, "train_s": train_s}))
 
 
 if __name__ == "__main__":
