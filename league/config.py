@@ -379,11 +379,17 @@ def _format_errors(error: ValidationError, source: str) -> str:
     return f"invalid config ({source}): " + "; ".join(parts)
 
 
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` laid over it; nested tables merge key by key (neither is changed).
+
+    Example:
+        >>> deep_merge({"training": {"lr": 0.1, "gamma": 0.9}}, {"training": {"lr": 0.2}})
+        {'training': {'lr': 0.2, 'gamma': 0.9}}
+    """
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -419,6 +425,6 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -
     clean = {k: v for k, v in (overrides or {}).items() if v is not None}
     source = str(path) if path is not None else "command line"
     try:
-        return LeagueConfig.model_validate(_deep_merge(data, clean))
+        return LeagueConfig.model_validate(deep_merge(data, clean))
     except ValidationError as e:
         raise ConfigError(_format_errors(e, source)) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rich import box
 from rich.console import Group
@@ -90,6 +90,11 @@ def report_line(report: IterationReport) -> str:
             + "".join(f" exploitability_{key}={value:.4f}" for key, value in report.exploitability.items()))
 
 
+def format_exploitability(values: Mapping[str, float]) -> str:
+    """``main 0.1234, mixture 0.0456``: an exploitability measure on one line."""
+    return ", ".join(f"{key} {value:.4f}" for key, value in values.items())
+
+
 def exploitability_line(reports: list[IterationReport]) -> str | None:
     """The latest exploitability measure as one line, or None if none was measured."""
     measured = [r for r in reports if r.exploitability]
@@ -97,7 +102,7 @@ def exploitability_line(reports: list[IterationReport]) -> str | None:
         return None
     last = measured[-1]
     return (f"exploitability after iteration {last.iteration}: "
-            + ", ".join(f"{key} {value:.4f}" for key, value in last.exploitability.items()))
+            + format_exploitability(last.exploitability))
 
 
 class LiveView:
@@ -166,8 +171,7 @@ def status_table(status: dict[str, Any]) -> Group:
     if status.get("exploitability"):
         last = dict(status["exploitability"][-1])
         iteration = last.pop("iteration")
-        summary.add_row(f"exploitability (iteration {iteration})",
-                        ", ".join(f"{key} {value:.4f}" for key, value in last.items()))
+        summary.add_row(f"exploitability (iteration {iteration})", format_exploitability(last))
     for snapshot, reason in status.get("unusable", {}).items():
         summary.add_row(f"unusable {snapshot}", reason)
     roster = Table(title="Roster (best Elo first)")

@@ -62,7 +62,6 @@ from league.errors import (
     LedgerUnavailable,
     RunDirError,
     SnapshotCorrupt,
-    SnapshotNotFound,
     SnapshotStoreUnavailable,
     UsageError,
 )
@@ -74,7 +73,7 @@ from league.ledger.base import PairCounts
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
 from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmaker, make_plan
-from league.measure import snapshot_probs
+from league.measure import stored_probs
 from league.opponents import add_exported_opponent
 from league.payoff import Payoff, learner_scores
 from league.pool import ResidentPool, choose_residents, restrict_plan
@@ -728,22 +727,14 @@ class LeagueManager:
         players: dict[str, ProbsFn] = {
             player: PolicyActor(self.algorithm.get_policy(player), explore=True, rng=rng).action_probs
             for player in self.trainable}
-        loaders = {player: functools.partial(self._snapshot_probs, player)
+        config = self.config
+        loaders = {player: functools.partial(stored_probs, self.store, player, config.game, config.env_config,
+                                             config.training.framework)
                    for player in self.snapshots if player not in self._unusable}
         measure = self._exploitability.measure(players, loaders)
         self._meta_nash = measure.mixture.weights if measure.mixture is not None else {}
         self.ledger.add_exploitability(self.iteration, measure.values)
         return measure
-
-    def _snapshot_probs(self, player: PlayerId) -> ProbsFn | None:
-        """A snapshot's probability function from its verified weights (None if it cannot be used)."""
-        try:
-            snapshot = self.store.load(player)
-        except (SnapshotCorrupt, SnapshotNotFound) as e:  # an unreachable store fails the iteration instead
-            _log.warning("exploitability: leaving out %s: %s", player, e)
-            return None
-        config = self.config
-        return snapshot_probs(snapshot, config.game, config.env_config, config.training.framework)
 
     def _freeze_and_reset(self, iteration: int) -> tuple[list[PlayerId], list[PlayerId]]:
         """Apply the snapshot triggers and reset rules after ``iteration``."""
@@ -794,6 +785,10 @@ class LeagueManager:
         self.anchor_matches += added
         return added
 
+    def _due(self, every: int, iteration: int) -> bool:
+        """Whether something done every ``every`` iterations (0: never) and at the last one is due now."""
+        return bool(every) and (iteration % every == 0 or iteration == self.config.iterations)
+
     def step(self) -> IterationReport:
         """Run one league iteration (committed by a checkpoint every ``checkpoint_every`` iterations)."""
         if self._mid_iteration:
@@ -836,15 +831,12 @@ class LeagueManager:
         if new_snapshots and self.config.snapshots.retention:
             pruned = self.prune(self.config.snapshots.keep_last, self.config.snapshots.keep_top)
         evaluation, evaluation_time = None, 0.0
-        if self.config.evaluation.games and (
-            iteration % self.config.evaluation.every == 0 or iteration == self.config.iterations
-        ):
+        if self.config.evaluation.games and self._due(self.config.evaluation.every, iteration):
             eval_start = time.perf_counter()
             evaluation = self.evaluate()
             evaluation_time = time.perf_counter() - eval_start
         exploitability: dict[str, float] = {}
-        every = self.config.evaluation.exploitability_every
-        if every and (iteration % every == 0 or iteration == self.config.iterations):
+        if self._due(self.config.evaluation.exploitability_every, iteration):
             eval_start = time.perf_counter()
             exploitability = self.measure_exploitability().values
             evaluation_time += time.perf_counter() - eval_start
@@ -852,7 +844,7 @@ class LeagueManager:
                                                 anchor_matches=self.anchor_matches - anchors_before,
                                                 env_steps=steps))
         self._write_progress()
-        checkpointed = iteration % self.config.checkpoint_every == 0 or iteration == self.config.iterations
+        checkpointed = self._due(self.config.checkpoint_every, iteration)
         if checkpointed:
             self.checkpoint()
         self._mid_iteration = False

@@ -14,6 +14,8 @@ Only OpenSpiel games (``openspiel:<game>``) have an exact exploitability.
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,7 +31,10 @@ from league.exploitability import (
     exploitability,
     openspiel_game,
 )
-from league.snapshots import Snapshot
+from league.snapshots import Snapshot, SnapshotStore
+from league.types import PlayerId, Role
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,21 @@ def snapshot_probs(snapshot: Snapshot, game: str, env_config: dict, framework: s
     return PolicyActor(policy, explore=True, rng=np.random.default_rng(0)).action_probs
 
 
+def stored_probs(store: SnapshotStore, player: PlayerId, game: str, env_config: dict,
+                 framework: str) -> ProbsFn | None:
+    """:func:`snapshot_probs` of ``player``'s verified weights in ``store``; None if they are corrupt or gone.
+
+    An unreachable store raises (:class:`~league.errors.SnapshotStoreUnavailable`):
+    leaving its snapshots out would silently change the Nash mixture.
+    """
+    try:
+        snapshot = store.load(player)
+    except (SnapshotCorrupt, SnapshotNotFound) as e:
+        _log.warning("exploitability: leaving out %s: %s", player, e)
+        return None
+    return snapshot_probs(snapshot, game, env_config, framework)
+
+
 def measure_run(run_dir: Path) -> ExploitabilityReport:
     """Exploitability of a run's trainable players (latest weights) and of its snapshots' Nash mixture."""
     from league.export import players_store
@@ -110,14 +130,9 @@ def measure_run(run_dir: Path) -> ExploitabilityReport:
     tracker = LeagueExploitability(info.game)
     trainable_store, snapshot_store = players_store(run_dir), run_store(info, run_dir)
 
-    def loader(store, player) -> Callable[[], ProbsFn | None]:
-        def load() -> ProbsFn | None:
-            try:
-                return snapshot_probs(store.load(player), info.game, config.env_config,
-                                      config.training.framework)
-            except (SnapshotCorrupt, SnapshotNotFound):
-                return None
-        return load
+    def loader(store: SnapshotStore, player: PlayerId) -> Callable[[], ProbsFn | None]:
+        return functools.partial(stored_probs, store, player, info.game, config.env_config,
+                                 config.training.framework)
 
     players = {}
     for record in roster:
@@ -126,7 +141,7 @@ def measure_run(run_dir: Path) -> ExploitabilityReport:
             if probs is not None:
                 players[str(record.player_id)] = probs
     snapshots = {str(r.player_id): loader(snapshot_store, r.player_id) for r in roster
-                 if r.role.value == "snapshot" and r.player_id not in unusable}
+                 if r.role is Role.SNAPSHOT and r.player_id not in unusable}
     measure: LeagueMeasure = tracker.measure(players, snapshots)
     weights = measure.mixture.weights if measure.mixture is not None else {}
     return ExploitabilityReport(info.game, "run", measure.values, weights)
