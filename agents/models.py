@@ -3,7 +3,7 @@
 Observations are ``{"observation": ..., "action_mask": ...}`` dicts (see
 :mod:`envs.wrappers`). The model adds ``log(mask)`` (clamped to ``MASKED_LOGIT``)
 to its logits, so after the softmax every illegal action has probability
-exactly zero. Policy and value function have separate MLP trunks.
+exactly zero. Policy and value function have separate MLP trunks (tanh or ReLU).
 
 The TF2 twin is :class:`agents.tf_models.TFActionMaskModel` (imported only when a
 run asks for ``tf2``). League's model configs (snapshot manifests, exports) name
@@ -38,10 +38,21 @@ TF_ACTION_MASK_MODEL = "league_action_mask_tf"
 FRAMEWORKS = ("torch", "tf2")
 
 
-def _mlp(in_size: int, hiddens: list[int]) -> nn.Sequential:
+#: Hidden-layer activations the models accept (``custom_model_config["activation"]``).
+ACTIVATIONS = ("tanh", "relu")
+
+
+def check_activation(name: str) -> str:
+    """``name`` if it is one of :data:`ACTIVATIONS`, else a ValueError naming the choices."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: expected one of {list(ACTIVATIONS)}")
+    return name
+
+
+def _mlp(in_size: int, hiddens: list[int], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for width in hiddens:
-        layers += [nn.Linear(in_size, width), nn.Tanh()]
+        layers += [nn.Linear(in_size, width), nn.Tanh() if activation == "tanh" else nn.ReLU()]
         in_size = width
     return nn.Sequential(*layers)
 
@@ -55,7 +66,7 @@ class ActionMaskModel(TorchModelV2, nn.Module):
     """An MLP policy/value model whose distribution never puts mass on illegal actions.
 
     ``custom_model_config`` keys: ``hiddens`` (list of layer widths, default
-    ``[256, 256]``).
+    ``[256, 256]``) and ``activation`` (``"tanh"``, the default, or ``"relu"``).
     """
 
     def __init__(
@@ -72,8 +83,9 @@ class ActionMaskModel(TorchModelV2, nn.Module):
         original = getattr(obs_space, "original_space", obs_space)
         in_size = int(math.prod(original["observation"].shape))
         hiddens = list(custom_model_config.get("hiddens", [256, 256]))
-        self._policy_trunk = _mlp(in_size, hiddens)
-        self._value_trunk = _mlp(in_size, hiddens)
+        activation = check_activation(custom_model_config.get("activation", "tanh"))
+        self._policy_trunk = _mlp(in_size, hiddens, activation)
+        self._value_trunk = _mlp(in_size, hiddens, activation)
         self._logits = nn.Linear(hiddens[-1] if hiddens else in_size, num_outputs)
         self._value = nn.Linear(hiddens[-1] if hiddens else in_size, 1)
         self._value_features: torch.Tensor | None = None

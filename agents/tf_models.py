@@ -1,7 +1,7 @@
 """The action-masking TF2 model for RLlib's old API stack (``framework = "tf2"``).
 
 The same network as :class:`agents.models.ActionMaskModel`: separate policy and
-value MLP trunks with tanh, a logits head whose illegal actions are pushed down by
+value MLP trunks (tanh or ReLU), a logits head whose illegal actions are pushed down by
 ``clamp(log(mask), MASKED_LOGIT)`` so that their probability is exactly zero.
 
 Importing this module imports TensorFlow (through RLlib's ``try_import_tf``);
@@ -30,7 +30,7 @@ from ray.rllib.models import ModelCatalog
 from ray.rllib.models.tf.tf_modelv2 import TFModelV2
 from ray.rllib.utils.framework import try_import_tf
 
-from agents.models import MASKED_LOGIT, TF_ACTION_MASK_MODEL
+from agents.models import MASKED_LOGIT, TF_ACTION_MASK_MODEL, check_activation
 
 tf1, tf, _ = try_import_tf()
 if not tf:
@@ -59,7 +59,8 @@ def mask_logits(logits: Any, action_mask: Any) -> Any:
 class TFActionMaskModel(TFModelV2):
     """An MLP policy/value model whose distribution never puts mass on illegal actions.
 
-    ``custom_model_config`` keys: ``hiddens`` (list of layer widths, default ``[256, 256]``).
+    ``custom_model_config`` keys: ``hiddens`` (list of layer widths, default ``[256, 256]``) and
+    ``activation`` (``"tanh"``, the default, or ``"relu"``).
     """
 
     def __init__(
@@ -75,8 +76,9 @@ class TFActionMaskModel(TFModelV2):
         original = getattr(obs_space, "original_space", obs_space)
         in_size = int(math.prod(original["observation"].shape))
         hiddens = list(custom_model_config.get("hiddens", [256, 256]))
+        activation = check_activation(custom_model_config.get("activation", "tanh"))
         observation = tf.keras.layers.Input(shape=(in_size,), name="observation")
-        # (canonical name, Keras layer name); torch's nn.Sequential puts Tanh at the odd indices.
+        # (canonical name, Keras layer name); torch's nn.Sequential puts the activation at the odd indices.
         # Names only: RLlib collects a TFModelV2's variables from its attributes, so holding the
         # layers here as well would list every variable twice.
         self._layer_names: list[tuple[str, str]] = []
@@ -84,7 +86,7 @@ class TFActionMaskModel(TFModelV2):
         def trunk(prefix: str) -> Any:
             out = observation
             for i, width in enumerate(hiddens):
-                layer = tf.keras.layers.Dense(width, activation="tanh", name=f"{prefix}_{i}")
+                layer = tf.keras.layers.Dense(width, activation=activation, name=f"{prefix}_{i}")
                 self._layer_names.append((f"_{prefix}_trunk.{2 * i}", layer.name))
                 out = layer(out)
             return out

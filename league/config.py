@@ -43,6 +43,9 @@ class TrainingConfig(_Section):
     kl_coeff: float = Field(0.2, ge=0, description="Initial weight of PPO's adaptive KL penalty (RLlib's default).")
     kl_target: float = Field(0.01, gt=0, description="KL divergence per update the penalty steers to.")
     hiddens: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP layer widths.")
+    activation: Literal["tanh", "relu"] = Field(
+        "tanh", description="Activation of the MLP's hidden layers: 'tanh' or 'relu' (docs/benchmarks.md "
+        "compares them on Connect Four).")
     framework: Literal["torch", "tf2"] = Field(
         "torch", description="Deep-learning framework of the trainable players: 'torch', or 'tf2' (RLlib's "
         "eager TF2 policies; needs the tf extra: pip install 'league[tf]'). Snapshots and exports hold the "
@@ -59,6 +62,15 @@ class TrainingConfig(_Section):
                 raise ValueError(f"'tf2' needs {' and '.join(missing)}, which this Python cannot import: "
                                  "pip install 'league[tf]'")
         return value
+
+    def custom_model_config(self) -> dict[str, Any]:
+        """The ``custom_model_config`` of League's action-masking model for these settings.
+
+        Example:
+            >>> TrainingConfig(hiddens=(64,)).custom_model_config()
+            {'hiddens': [64], 'activation': 'tanh'}
+        """
+        return {"hiddens": list(self.hiddens), "activation": self.activation}
 
 
 class ResourcesConfig(_Section):
@@ -180,7 +192,12 @@ class _RoleRules(_Section):
 
 
 class MainRules(_RoleRules):
-    """Main agents: 35% self-play, 50% PFSP over frozen players, 15% exploiters and forgotten snapshots."""
+    """Main agents: 35% self-play, 50% PFSP over frozen players, 15% exploiters and forgotten snapshots.
+
+    ``scripted`` (0 by default, as in AlphaStar) reserves a share for PFSP over
+    the scripted players alone, so that a fixed baseline the user cares about
+    keeps a place in main's training however many snapshots the league holds.
+    """
 
     self_play: float = Field(0.35, ge=0, le=1, description="Share against main agents (itself included).")
     pfsp: float = Field(0.5, ge=0, le=1, description="Share of PFSP over every frozen player.")
@@ -188,12 +205,15 @@ class MainRules(_RoleRules):
         0.15, ge=0, le=1, description="Share against main exploiters and snapshots main no longer beats.")
     forgotten_win_rate: float = Field(
         0.3, ge=0, le=1, description="A snapshot main beats less often than this is 'forgotten'.")
+    scripted: float = Field(
+        0.0, ge=0, le=1, description="Share of PFSP over the scripted players only (0: they are met only "
+        "through the PFSP share, among every frozen player).")
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> "MainRules":
-        total = self.self_play + self.pfsp + self.exploiters_and_forgotten
+        total = self.self_play + self.pfsp + self.exploiters_and_forgotten + self.scripted
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"self_play + pfsp + exploiters_and_forgotten must sum to 1, got {total:g}")
+            raise ValueError(f"self_play + pfsp + exploiters_and_forgotten + scripted must sum to 1, got {total:g}")
         return self
 
 
@@ -331,6 +351,9 @@ class LeagueConfig(_Section):
             games = CHOOSERS[name][1]
             if games is not None and self.game not in games:
                 raise ValueError(f"roster.scripted: {name!r} plays only {sorted(games)}, not {self.game!r}")
+        if self.matchmaking.matchmaker is None and self.matchmaking.main.scripted > 0 and not self.scripted_players:
+            raise ValueError(f"matchmaking.main.scripted: {self.matchmaking.main.scripted:g} of main's matches go "
+                             "to scripted players, but the league has none (roster.scripted)")
         if self.evaluation.exploitability_every:
             from league.exploitability import openspiel_game
 

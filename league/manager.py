@@ -561,7 +561,7 @@ class LeagueManager:
             if rating is not None else None,
             game=self.config.game, run_id=self.run_id, framework=self.config.training.framework,
             model_config={"custom_model": ACTION_MASK_MODEL,
-                          "custom_model_config": {"hiddens": list(self.config.training.hiddens)}},
+                          "custom_model_config": self.config.training.custom_model_config()},
             observation_space=describe_space(self.observation_space),
             action_space=describe_space(self.action_space),
         )

@@ -13,7 +13,8 @@ Built-in rules (:class:`AlphaStarMatchmaker`) follow Vinyals et al. 2019,
 
 * main agents: 35% self-play, 50% prioritized fictitious self-play (PFSP)
   over every frozen player, 15% against main exploiters and snapshots they no
-  longer beat;
+  longer beat; optionally (``main.scripted``, 0 by default) a share of PFSP
+  over the scripted players alone;
 * main exploiters: the current main agents, or PFSP (variance weighting) over
   the mains' snapshots while they beat the mains less than 20% of the time;
 * league exploiters: PFSP over every frozen player.
@@ -274,6 +275,8 @@ class AlphaStarMatchmaker(Matchmaker):
             (rules.self_play, _uniform(league.with_role(Role.MAIN))),
             (rules.pfsp, self._pfsp(learner, league, league.frozen, rules.pfsp_weighting, rules.pfsp_exponent)),
             (rules.exploiters_and_forgotten, _uniform(league.with_role(Role.MAIN_EXPLOITER) + forgotten)),
+            (rules.scripted, self._pfsp(learner, league, league.with_role(Role.SCRIPTED), rules.pfsp_weighting,
+                                        rules.pfsp_exponent)),
         ]) or {learner.player_id: 1.0}
 
     def _main_exploiter(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:

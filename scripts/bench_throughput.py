@@ -65,7 +65,7 @@ def _plain_rllib(config: Any, *, num_env_runners: int, num_envs: int) -> Any:
                   clip_param=training.clip_param, entropy_coeff=training.entropy_coeff,
                   vf_loss_coeff=training.vf_loss_coeff, kl_coeff=training.kl_coeff, kl_target=training.kl_target,
                   model={"custom_model": ACTION_MASK_MODEL,
-                         "custom_model_config": {"hiddens": list(training.hiddens)}})
+                         "custom_model_config": training.custom_model_config()})
         .multi_agent(policies={"main": PolicySpec()}, policy_mapping_fn=lambda agent_id, *a, **k: "main",
                      policies_to_train=["main"])
         .resources(num_gpus=config.resources.num_gpus)

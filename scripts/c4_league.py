@@ -24,13 +24,16 @@ from league.display import report_line
 from league.manager import LeagueManager
 from league.status import read_status
 
-#: The league this script trains: AlphaStar's roles with main learning from half the matches.
+#: The league this script trains: AlphaStar's roles with main learning from half the matches, and
+#: 15% of main's matches (taken from its PFSP share) reserved for PFSP over the scripted players,
+#: so that the heuristic keeps a place in main's training as the league fills with snapshots.
 OVERRIDES: dict[str, Any] = {
     "game": "connect_four",
     "iterations": 100_000,  # bounded by --minutes instead
     "roster": {"main_agents": 1, "main_exploiters": 1, "league_exploiters": 1,
                "scripted": ["random", "heuristic"]},
-    "matchmaking": {"main": {"share": 2.0}},
+    "matchmaking": {"main": {"share": 2.0, "self_play": 0.35, "pfsp": 0.35, "exploiters_and_forgotten": 0.15,
+                             "scripted": 0.15}},
     "snapshots": {"max_iterations_per_snapshot": 40, "min_games": 400},
     "evaluation": {"opponent": "heuristic", "games": 200, "every": 25},
 }

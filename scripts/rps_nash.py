@@ -8,8 +8,11 @@ observations: TV = 1/2 sum_a |pi(a | o) - 1/3|.
 
 Modes (same game, PPO settings and seed):
     selfplay: one main player, 100% self-play, no exploiters or scripted players;
-    league:   the default AlphaStar league (main, main exploiter, league exploiter,
-              scripted ``random``) with its default role rules.
+    league:   the default AlphaStar roster (main, main exploiter, league exploiter,
+              scripted ``random``) and role rules, except that main's PFSP is
+              uniform over snapshots frozen every 2 iterations and self-play
+              trains main from its own seat only (``LEAGUE``; pass
+              ``--override`` to change it).
 
 Usage:
     python scripts/rps_nash.py --mode league --iterations 40
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from jsonl import emit
-from league.config import LeagueConfig, load_config
+from league.config import LeagueConfig, deep_merge, load_config
 from league.manager import MAIN, LeagueManager
 from league.rllib.actors import PolicyActor
 
@@ -42,26 +45,6 @@ RPS_OBSERVATIONS = np.eye(4, dtype=np.float32)
 #: with TV up to ~0.33; see docs/benchmarks.md.
 TRAINING: dict[str, Any] = {"train_batch_size": 2000, "minibatch_size": 250, "num_epochs": 4,
                             "lr": 1e-4, "entropy_coeff": 0.15, "hiddens": [64, 64]}
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-#: League-mode settings beyond the defaults (empty: AlphaStar's default roles and rules).
-#: An alternative tried: main's PFSP uniform over snapshots every 2 iterations with
-#: one-seat self-play (fictitious self-play); it did no better (docs/benchmarks.md).
-LEAGUE: dict[str, Any] = {}
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 #: League-mode settings beyond the defaults: AlphaStar's roles, with main's PFSP
@@ -87,10 +70,10 @@ def mode_config(mode: str, *, iterations: int, run_dir: Path, seed: int = 0,
         overrides["roster"] = {"main_exploiters": 0, "league_exploiters": 0, "scripted": []}
         overrides["matchmaking"] = {"main": {"self_play": 1.0, "pfsp": 0.0, "exploiters_and_forgotten": 0.0}}
     elif mode == "league":
-        overrides = _merge(overrides, LEAGUE)
+        overrides = deep_merge(overrides, LEAGUE)
     else:
         raise SystemExit(f"--mode: expected 'selfplay' or 'league', got {mode!r}")
-    return load_config(None, _merge(overrides, override or {}))
+    return load_config(None, deep_merge(overrides, override or {}))
 
 
 def tv_from_uniform(manager: LeagueManager) -> tuple[float, list[float]]:

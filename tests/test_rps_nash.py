@@ -1,7 +1,9 @@
 """Rock-paper-scissors: naive self-play keeps cycling; the league's main ends near the uniform Nash.
 
 Both runs use the same PPO settings and seed (``scripts/rps_nash.py``); the league
-uses AlphaStar's default roles and rules.
+has AlphaStar's default roster and role rules except main's PFSP, which is uniform
+over snapshots frozen every 2 iterations, with self-play training main's own seat
+only (the script's ``LEAGUE``).
 
 The league test is marked slow because it does not pass reliably: the league's
 last-5 mean TV measured 0.037 and 0.050 in two runs with these settings (the

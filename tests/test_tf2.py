@@ -82,7 +82,8 @@ def _eager() -> None:
 
 
 @needs_tf
-def test_the_tf_model_gives_illegal_actions_exactly_zero_probability_and_matches_the_torch_model():
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_the_tf_model_gives_illegal_actions_exactly_zero_probability_and_matches_the_torch_model(activation):
     import tensorflow as tf
     import torch
 
@@ -93,7 +94,7 @@ def test_the_tf_model_gives_illegal_actions_exactly_zero_probability_and_matches
     _eager()
     env = envs.make("connect_four")
     space, actions = env.observation_space, env.action_space
-    tf_model = TFActionMaskModel(space, actions, 7, {}, "tf_model", hiddens=[32, 16])
+    tf_model = TFActionMaskModel(space, actions, 7, {}, "tf_model", hiddens=[32, 16], activation=activation)
     rng = np.random.default_rng(0)
     masks = (rng.random((64, 7)) < 0.5).astype(np.float32)
     masks[:, 3] = 1.0  # at least one legal move per row
@@ -106,7 +107,7 @@ def test_the_tf_model_gives_illegal_actions_exactly_zero_probability_and_matches
     assert tuple(tf_model.value_function().shape) == (64,)
 
     # League's canonical layout is the torch model's: names, shapes, and the same function of them.
-    torch_model = ActionMaskModel(space, actions, 7, {}, "torch_model", hiddens=[32, 16])
+    torch_model = ActionMaskModel(space, actions, 7, {}, "torch_model", hiddens=[32, 16], activation=activation)
     canonical = tf_model.canonical_weights()
     assert {k: v.shape for k, v in canonical.items()} == {k: tuple(v.shape) for k, v in torch_model.state_dict().items()}
     torch_model.load_state_dict({k: torch.as_tensor(v) for k, v in canonical.items()})

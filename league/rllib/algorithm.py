@@ -98,7 +98,7 @@ def build_algorithm(
             kl_coeff=training.kl_coeff,
             kl_target=training.kl_target,
             model=model_config_for(training.framework, {
-                "custom_model": ACTION_MASK_MODEL, "custom_model_config": {"hiddens": list(training.hiddens)}}),
+                "custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()}),
         )
         .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable),
                      policy_map_capacity=len(policies) + config.snapshots.max_resident_opponents)

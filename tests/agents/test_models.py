@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pytest
 import torch
 from ray.rllib.models.preprocessors import get_preprocessor
 
@@ -28,6 +31,35 @@ def test_illegal_actions_get_exactly_zero_probability():
     assert np.all(probs[masks == 0] == 0.0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
     assert model.value_function().shape == (64,)
+
+
+def test_activation_is_chosen_by_the_model_config_and_checked():
+    space, actions = _space(), envs.make("connect_four").action_space
+    kinds = {a: {type(m) for m in ActionMaskModel(space, actions, 7, {}, "m", hiddens=[8], activation=a).modules()}
+             for a in ("tanh", "relu")}
+    assert torch.nn.Tanh in kinds["tanh"] and torch.nn.ReLU not in kinds["tanh"]
+    assert torch.nn.ReLU in kinds["relu"] and torch.nn.Tanh not in kinds["relu"]
+    with pytest.raises(ValueError, match=re.escape("unknown activation 'gelu': expected one of ['tanh', 'relu']")):
+        ActionMaskModel(space, actions, 7, {}, "m", hiddens=[8], activation="gelu")
+
+
+def test_a_relu_model_config_rebuilds_as_relu_where_snapshots_and_exports_are_built():
+    from agents.models import ACTION_MASK_MODEL
+    from league.rllib.export import build_policy
+
+    env = envs.make("connect_four")
+    source = ActionMaskModel(env.observation_space, env.action_space, 7, {}, "m", hiddens=[16], activation="relu")
+    weights = {k: v.detach().numpy() for k, v in source.state_dict().items()}
+    config = {"custom_model": ACTION_MASK_MODEL, "custom_model_config": {"hiddens": [16], "activation": "relu"}}
+    policy = build_policy(env.observation_space, env.action_space, config, weights)
+    assert torch.nn.ReLU in {type(m) for m in policy.model.modules()}
+    rng = np.random.default_rng(0)
+    obs = {"observation": torch.as_tensor(rng.integers(0, 2, (8, 6, 7, 2)).astype(np.float32)),
+           "action_mask": torch.ones(8, 7)}
+    with torch.no_grad():
+        expected, _ = source.forward({"obs": obs}, [], None)
+        got, _ = policy.model.forward({"obs": obs}, [], None)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-6)
 
 
 def _flat_batch(observations):

@@ -31,11 +31,12 @@ def test_negative_iterations_names_the_field(tmp_path):
 
 def test_unknown_field_and_nested_errors_are_each_named(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text("colour = 'red'\n[training]\nlr = 5.0\n")
+    path.write_text("colour = 'red'\n[training]\nlr = 5.0\nactivation = 'gelu'\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "colour: unknown field" in str(info.value)
     assert "training.lr: Input should be less than 1 (got 5.0)" in str(info.value)
+    assert "training.activation: Input should be 'tanh' or 'relu' (got 'gelu')" in str(info.value)
 
 
 def test_unknown_game_lists_the_available_games():
@@ -59,8 +60,12 @@ def test_missing_and_invalid_toml_are_config_errors(tmp_path):
 
 def test_role_rules_and_roster_are_checked():
     with pytest.raises(ConfigError, match="matchmaking.main: self_play \\+ pfsp \\+ exploiters_and_forgotten "
-                                          "must sum to 1, got 1.4"):
+                                          "\\+ scripted must sum to 1, got 1.4"):
         load_config(None, {"matchmaking": {"main": {"pfsp": 0.9}}})
+    no_scripted = {"roster": {"scripted": []}, "matchmaking": {"main": {"pfsp": 0.35, "scripted": 0.15}}}
+    with pytest.raises(ConfigError, match=re.escape("matchmaking.main.scripted: 0.15 of main's matches go to "
+                                                    "scripted players, but the league has none")):
+        load_config(None, no_scripted)
     with pytest.raises(ConfigError, match="roster.scripted: 'heuristic' plays only \\['connect_four'\\], not 'rps'"):
         load_config(None, {"game": "rps", "roster": {"scripted": ["heuristic"]}})
     with pytest.raises(ConfigError, match="matchmaking.league_exploiter.pfsp_weighting: Input should be 'hard'"):

@@ -76,6 +76,26 @@ def test_main_mixes_self_play_pfsp_and_exploiters_with_forgotten_snapshots():
     })
 
 
+def test_main_scripted_share_is_pfsp_over_the_scripted_players_alone():
+    heuristic = P("heuristic")
+    players = view().players + (PlayerView(heuristic, Role.SCRIPTED),)
+    # main beats random 90%, heuristic 40%, main_v1 80%, main_v2 50% (none forgotten at < 0.3).
+    results = {(MAIN, RANDOM): PairCounts(wins=9, losses=1), (MAIN, heuristic): PairCounts(wins=4, losses=6),
+               (MAIN, V1): PairCounts(wins=8, losses=2), (MAIN, V2): PairCounts(wins=5, losses=5)}
+    league = view(results, players)
+    mm = rules(main={"self_play": 0.3, "pfsp": 0.4, "exploiters_and_forgotten": 0.15, "scripted": 0.15})
+    got = mm.opponents(league.player(MAIN), league)
+    # PFSP hard over frozen: random .01, heuristic .36, v1 .04, v2 .25 (total .66), share 0.4;
+    # scripted: random .01, heuristic .36 (total .37), share 0.15; exploiters 0.15 (no forgotten).
+    assert got == pytest.approx({
+        MAIN: 0.3, EXPL: 0.15,
+        RANDOM: 0.4 * 0.01 / 0.66 + 0.15 * 0.01 / 0.37, heuristic: 0.4 * 0.36 / 0.66 + 0.15 * 0.36 / 0.37,
+        V1: 0.4 * 0.04 / 0.66, V2: 0.4 * 0.25 / 0.66,
+    })
+    # Off by default (AlphaStar's rules): the same league without the share.
+    assert rules().opponents(league.player(MAIN), league)[heuristic] == pytest.approx(0.5 * 0.36 / 0.66)
+
+
 def test_main_without_frozen_players_gives_their_share_to_the_rest():
     players = (PlayerView(MAIN, Role.MAIN), PlayerView(EXPL, Role.MAIN_EXPLOITER))
     league = view(players=players)
