@@ -213,6 +213,10 @@ class LeagueManager:
         self.config = config
         self.run_dir = config.run_dir
         self.matchmaker = load_matchmaker(config.matchmaking.matchmaker, config.matchmaking)
+        if self.matchmaker.needs_meta_nash and not config.evaluation.exploitability_every:
+            raise ConfigError(f"matchmaking.matchmaker: {config.matchmaking.matchmaker!r} plays the meta-game Nash "
+                              "of the snapshots, which only the exploitability measure computes: set "
+                              "evaluation.exploitability_every (1: every iteration) on an OpenSpiel game")
         self._lock = RunLock(self.run_dir)
         self._embedded: EmbeddedRedis | None = None
         self._owns_ray = False

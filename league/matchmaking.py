@@ -185,6 +185,10 @@ class Matchmaker(abc.ABC):
         ...         return {snapshots[-1] if snapshots else learner.player_id: 1.0}
     """
 
+    #: Whether :meth:`opponents` reads :attr:`LeagueView.meta_nash`, which only the
+    #: exploitability measure fills: League then refuses a run without one.
+    needs_meta_nash: bool = False
+
     def __init__(self, config: object = None) -> None:
         self.config = config
 
@@ -209,12 +213,15 @@ class NashMatchmaker(Matchmaker):
     the Nash mixture of the population then approaches a Nash equilibrium of
     the game. Here each learner's opponents are the snapshots weighted by
     :attr:`LeagueView.meta_nash`, the exact meta-game Nash that League computes
-    with the exploitability measure; so select it together with
-    ``[evaluation] exploitability_every = 1`` on an OpenSpiel game. Until the
-    first measure (and for a game without one) a learner plays itself.
+    with the exploitability measure; so it needs ``[evaluation]
+    exploitability_every`` (1: a fresh Nash every iteration) on an OpenSpiel
+    game, and a run without it is refused. Until the first measure a learner
+    plays itself.
 
     Select it with ``[matchmaking] matchmaker = "league.matchmaking:NashMatchmaker"``.
     """
+
+    needs_meta_nash = True
 
     def opponents(self, learner: PlayerView, league: LeagueView) -> OpponentWeights:
         """The meta-game Nash weights of the snapshots still in the league, else self-play."""

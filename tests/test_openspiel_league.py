@@ -173,3 +173,13 @@ def test_exploitability_refuses_games_it_does_not_cover(tmp_path):
     toml.write_text('game = "openspiel:breakthrough"\n[evaluation]\nexploitability_every = 1\n')
     result = runner.invoke(app, ["run", str(toml), "--run-dir", str(tmp_path / "r")])
     assert result.exit_code == 2 and "no information-state string" in result.output
+
+
+def test_the_nash_matchmaker_without_the_exploitability_measure_is_refused_with_exit_code_2(tmp_path):
+    (tmp_path / "psro.toml").write_text('[matchmaking]\nmatchmaker = "league.matchmaking:NashMatchmaker"\n')
+    result = runner.invoke(app, ["run", str(tmp_path / "psro.toml"), "--game", "openspiel:kuhn_poker",
+                                 "--iterations", "1", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    message = "matchmaking.matchmaker: 'league.matchmaking:NashMatchmaker' plays the meta-game Nash of the snapshots"
+    assert message in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()  # refused before anything was created
