@@ -38,8 +38,8 @@ TF_ACTION_MASK_MODEL = "league_action_mask_tf"
 FRAMEWORKS = ("torch", "tf2")
 
 
-#: Hidden-layer activations the models accept (``custom_model_config["activation"]``).
-ACTIVATIONS = ("tanh", "relu")
+#: Hidden-layer activations the models accept (``custom_model_config["activation"]``), as torch modules.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 def check_activation(name: str) -> str:
@@ -52,7 +52,7 @@ def check_activation(name: str) -> str:
 def _mlp(in_size: int, hiddens: list[int], activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for width in hiddens:
-        layers += [nn.Linear(in_size, width), nn.Tanh() if activation == "tanh" else nn.ReLU()]
+        layers += [nn.Linear(in_size, width), ACTIVATIONS[activation]()]
         in_size = width
     return nn.Sequential(*layers)
 
