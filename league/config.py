@@ -267,15 +267,33 @@ class MatchmakingConfig(_Section):
 
 
 class RatingsConfig(_Section):
-    """Elo and OpenSkill (Plackett-Luce) ratings, updated from every ledger match."""
+    """Elo and OpenSkill (Plackett-Luce) ratings, updated from every ledger match (see :mod:`league.ratings`)."""
 
+    elo_method: Literal["fitted", "online"] = Field(
+        "fitted", description="'fitted': every player's Elo fitted to all the league's results at once "
+        "(Bradley-Terry; independent of the order of matches, so a snapshot that stopped playing is rated "
+        "against today's league); 'online': Elo's match-by-match update with K-factor elo_k.")
     elo_initial: float = Field(1200.0, description="Elo of a new player.")
-    elo_k: float = Field(16.0, gt=0, description="Elo K-factor (points moved by one surprising result).")
+    elo_k: float = Field(16.0, gt=0, description="Elo K-factor (points moved by one surprising result); "
+                         "elo_method 'online' only.")
+    elo_prior_games: float = Field(
+        2.0, gt=0, description="Virtual draws per player against one rated elo_initial (elo_method 'fitted' "
+        "only): they pin the scale and keep a player that won or lost every game finite.")
     anchor_games: int = Field(
         20, ge=0, description="Rated games each new snapshot plays against every scripted player when it "
         "is frozen (never trained on). Fixed players anchor the scale: without them, players that only "
         "ever meet one opponent (exploiter snapshots) drift on their own Elo island.")
 
+
+    def book_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`league.ratings.RatingBook` (and ``compute_ratings``) for these settings.
+
+        Example:
+            >>> RatingsConfig(elo_method="online").book_kwargs()["elo_method"]
+            'online'
+        """
+        return {"elo_initial": self.elo_initial, "elo_k": self.elo_k, "elo_method": self.elo_method,
+                "elo_prior_games": self.elo_prior_games}
 
 class EvaluationConfig(_Section):
     """Evaluation games against a scripted player, never used for training."""

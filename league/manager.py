@@ -384,7 +384,6 @@ class LeagueManager:
         self._runner_ledger_retries = 0
         self.resumes = counters.get("resumes", 0) + (1 if resumed else 0)
         start = {PlayerId(p): Rating(r.elo, r.mu, r.sigma, r.games) for p, r in state.ratings.items()}
-        self._ratings = RatingBook(elo_initial=config.ratings.elo_initial, elo_k=config.ratings.elo_k, start=start)
         self._rated = state.ledger_position
         self._last_checkpoint = state.iteration
 
@@ -413,6 +412,9 @@ class LeagueManager:
             for orphan in set(self.store.ids()) - listed:
                 self.store.delete(orphan)
             ledger.drop_evaluations_after(state.iteration)
+        # After the truncation above, the payoff counters hold exactly the matches the stored ratings fold in.
+        pairs = {pair: counts for pair, counts in ledger.payoff_counts().items() if pair[0] != pair[1]}
+        self._ratings = RatingBook(**config.ratings.book_kwargs(), start=start, pairs=pairs)
         ledger.save_ratings(self._ratings.ratings(), self._rated)
         on_roster = {p.player_id for p in self.roster}
         self._unusable: dict[PlayerId, str] = {p: why for p, why in ledger.unusable().items() if p in on_roster}

@@ -75,7 +75,7 @@ def read_report_data(run_dir: Path) -> ReportData:
         data = ReportData(
             run_id=info.run_id, game=info.game, progress=ledger.progress(), players=ledger.players(),
             ratings=ratings, payoff=ledger.payoff_counts(),
-            history=rating_history(matches, elo_initial=config.ratings.elo_initial, elo_k=config.ratings.elo_k),
+            history=rating_history(matches, **config.ratings.book_kwargs()),
             matches_per_iteration=dict(sorted(Counter(m.iteration for m in matches).items())),
             exploitability=ledger.exploitability(),
         )

@@ -140,3 +140,22 @@ class MatchRecord:
             Outcome.LOSS if r < best else Outcome.DRAW if tied else Outcome.WIN for r in self.returns
         )
         object.__setattr__(self, "outcomes", outcomes)
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Results of ``player`` against ``opponent``, from ``player``'s side."""
+
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+
+    @property
+    def games(self) -> int:
+        """Matches played between the two (in this order of seats' owners)."""
+        return self.wins + self.draws + self.losses
+
+    @property
+    def score(self) -> float | None:
+        """(wins + draws / 2) / games, or None if they never met."""
+        return (self.wins + 0.5 * self.draws) / self.games if self.games else None

@@ -104,7 +104,7 @@ def test_the_report_renders_in_headless_chromium_with_ratings_and_a_cell_per_pai
         payoff = ledger.payoff_counts()
     # The ratings table: one row per player, best Elo first, with each Elo as stored.
     assert sorted(row[1] for row in parsed.rating_rows) == sorted(p.player_id for p in players)
-    best_first = sorted(ratings, key=lambda p: -ratings[p].elo)
+    best_first = sorted(ratings, key=lambda p: (-ratings[p].elo, p))  # ties (equal records) by id
     assert [row[1] for row in parsed.rating_rows] == best_first
     assert [row[4] for row in parsed.rating_rows] == [f"{ratings[p].elo:.0f}" for p in best_first]
     # The heatmap: exactly one cell per ordered pair of players that met.

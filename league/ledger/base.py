@@ -8,10 +8,9 @@ run's progress. Payoff, ratings and matchmaking weights are derived from it.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord
+from league.types import MatchId, MatchRecord, PairCounts, PlayerId, PlayerRecord
 
 if TYPE_CHECKING:
     from league.ratings import Rating
@@ -35,25 +34,6 @@ def check_progress_fields(counters: Mapping[str, int]) -> None:
     unknown = sorted(set(counters) - set(PROGRESS_FIELDS))
     if unknown:
         raise ValueError(f"unknown progress counters {unknown}: expected some of {PROGRESS_FIELDS}")
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    """Results of ``player`` against ``opponent``, from ``player``'s side."""
-
-    wins: int = 0
-    draws: int = 0
-    losses: int = 0
-
-    @property
-    def games(self) -> int:
-        """Matches played between the two (in this order of seats' owners)."""
-        return self.wins + self.draws + self.losses
-
-    @property
-    def score(self) -> float | None:
-        """(wins + draws / 2) / games, or None if they never met."""
-        return (self.wins + 0.5 * self.draws) / self.games if self.games else None
 
 
 class Ledger(abc.ABC):

@@ -1,11 +1,14 @@
-"""Elo and OpenSkill ratings from match records (pure, known answers)."""
+"""Elo (fitted and online) and OpenSkill ratings from match records (pure, known answers)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from league.ratings import RatingBook, compute_ratings, elo_expected, elo_update
-from league.types import MatchId, MatchRecord, PlayerId
+from league.payoff import payoff_from_matches
+from league.ratings import RatingBook, compute_ratings, elo_expected, elo_update, fit_elo
+from league.types import MatchId, MatchRecord, PairCounts, PlayerId
 
 A, B, C = PlayerId("a"), PlayerId("b"), PlayerId("c")
 
@@ -25,8 +28,8 @@ def test_elo_known_answers():
     assert elo_update(1600, 1200, 1.0, k=16)[0] == pytest.approx(1600 + 16 / 11)
 
 
-def test_rating_book_folds_matches_in_order_by_returns():
-    book = RatingBook(elo_initial=1200, elo_k=16)
+def test_online_rating_book_folds_matches_in_order_by_returns():
+    book = RatingBook(elo_initial=1200, elo_k=16, elo_method="online")
     assert book.update(m((A, B), (1.0, -1.0)))           # a beats b
     assert book.update(m((B, C), (0.0, 0.0), 1))          # b draws c
     ratings = book.ratings()
@@ -51,14 +54,89 @@ def test_skill_uncertainty_shrinks_and_the_stronger_player_ends_higher():
     assert ratings[A].conservative == pytest.approx(ratings[A].mu - 3 * ratings[A].sigma)
 
 
-def test_incremental_ratings_equal_ratings_from_scratch():
+@pytest.mark.parametrize("method", ["fitted", "online"])
+def test_incremental_ratings_equal_ratings_from_scratch(method):
     matches = [m((A, B), (1.0, -1.0), i) if i % 3 else m((C, A), (0.0, 0.0), i) for i in range(30)]
-    book = RatingBook()
+    matches += [m((B, C), (1.0, -1.0), 40 + i) for i in range(5)]
+    book = RatingBook(elo_method=method)
     book.update_all(matches[:11])
-    resumed = RatingBook(start=book.ratings())
+    resumed = RatingBook(elo_method=method, start=book.ratings(), pairs=book.pairs())
     resumed.update_all(matches[11:])
-    scratch = compute_ratings(matches)
+    scratch = compute_ratings(matches, elo_method=method)
     for player, rating in scratch.items():
         assert resumed.ratings()[player].elo == pytest.approx(rating.elo)
         assert resumed.ratings()[player].mu == pytest.approx(rating.mu)
         assert resumed.ratings()[player].sigma == pytest.approx(rating.sigma)
+
+
+def test_fitted_elo_known_answers():
+    # Odds of 10 to 1 are 400 Elo points (10,000 games: the two virtual draws barely move it).
+    elo = fit_elo({(A, B): PairCounts(wins=10_000, draws=0, losses=1_000)})
+    assert elo[A] - elo[B] == pytest.approx(400, abs=0.5)
+    # The virtual opponent at 1200 keeps the two symmetric around it.
+    assert (elo[A] + elo[B]) / 2 == pytest.approx(1200, abs=1e-6)
+    # A chain: a beats b 3:1 and b beats c 3:1; a and c never met, so a-c is the sum of the two gaps.
+    gap = 400 * math.log10(3)  # 190.85
+    elo = fit_elo({(A, B): PairCounts(3_000, 0, 1_000), (B, C): PairCounts(3_000, 0, 1_000)})
+    assert elo[A] - elo[B] == pytest.approx(gap, abs=0.5) and elo[B] - elo[C] == pytest.approx(gap, abs=0.5)
+    assert elo[B] == pytest.approx(1200, abs=1e-6)
+    # Draws only: nobody moves. A player listed with no games sits at the initial rating.
+    assert fit_elo({(A, B): PairCounts(0, 7, 0)}, players=[C], initial=1500) == {A: 1500, B: 1500, C: 1500}
+
+
+def test_fitted_elo_solves_the_prior_equation_by_hand():
+    # a won both games against b, plus 2 virtual draws each against a player at 1200. By symmetry
+    # a = 1200 + x, b = 1200 - x, and a's points equal its expected points: 3 = 2 E(2x) + 2 E(x).
+    x = fit_elo({(A, B): PairCounts(2, 0, 0)})[A] - 1200
+    assert 2 * elo_expected(1200 + 2 * x, 1200) + 2 * elo_expected(1200 + x, 1200) == pytest.approx(3.0)
+    assert x == pytest.approx(131.38, abs=0.01)
+
+
+def test_fitted_elo_reads_a_pair_once_whichever_order_the_payoff_holds():
+    one = fit_elo({(A, B): PairCounts(5, 1, 2)})
+    both = fit_elo({(A, B): PairCounts(5, 1, 2), (B, A): PairCounts(2, 1, 5)})
+    mirrored = fit_elo({(B, A): PairCounts(2, 1, 5)})
+    assert one == pytest.approx(both) and one == pytest.approx(mirrored)
+    with pytest.raises(ValueError, match="prior_games"):
+        fit_elo({(A, B): PairCounts(1, 0, 0)}, prior_games=0)
+
+
+def test_fitted_elo_does_not_depend_on_the_order_of_matches():
+    matches = [m((A, B), (1.0, -1.0), i) for i in range(6)] + [m((B, C), (-1.0, 1.0), 10 + i) for i in range(4)]
+    matches += [m((C, A), (0.0, 0.0), 20 + i) for i in range(3)]
+    forward, backward = compute_ratings(matches), compute_ratings(list(reversed(matches)))
+    assert {p: r.elo for p, r in forward.items()} == pytest.approx({p: r.elo for p, r in backward.items()})
+    online = compute_ratings(matches, elo_method="online")
+    online_backward = compute_ratings(list(reversed(matches)), elo_method="online")
+    assert online[A].elo != pytest.approx(online_backward[A].elo)  # the online method is path dependent
+
+
+def test_fitted_elo_puts_the_player_everyone_beats_last_where_online_elo_does_not():
+    # The league's case: snapshot x beat random 6 of 10 early on, then main beat x 40 times and random
+    # 10 times. Online, random keeps the rating it had when it met x, and x sinks below it.
+    random, x, main = PlayerId("random"), PlayerId("x"), PlayerId("main")
+    matches = [m((x, random), (1.0, -1.0) if i % 5 < 3 else (-1.0, 1.0), i) for i in range(10)]
+    matches += [m((main, x), (1.0, -1.0), 100 + i) for i in range(40)]
+    matches += [m((main, random), (1.0, -1.0), 200 + i) for i in range(10)]
+    online = compute_ratings(matches, elo_method="online")
+    assert online[random].elo > online[x].elo
+    fitted = compute_ratings(matches)
+    assert fitted[main].elo > fitted[x].elo > fitted[random].elo
+
+
+def test_unknown_elo_method_is_refused():
+    with pytest.raises(ValueError, match="elo_method"):
+        RatingBook(elo_method="glicko")  # type: ignore[arg-type]
+
+
+def test_the_book_counts_pairs_exactly_as_the_payoff_does():
+    # A resumed league seeds the fit from the ledger's payoff counters, so the two must agree, three-seat
+    # matches with a player in two seats included.
+    matches = [m((A, B), (1.0, -1.0), 0), m((A, A), (1.0, -1.0), 1), m((A, B, C), (1.0, 0.0, -1.0), 2),
+               m((A, A, C), (0.0, 1.0, -1.0), 3), m((C, B, A), (0.0, 0.0, -1.0), 4)]
+    book = RatingBook()
+    book.update_all(matches)
+    payoff = {pair: counts for pair, counts in payoff_from_matches(matches).items() if pair[0] != pair[1]}
+    assert book.pairs() == payoff
+    resumed = RatingBook(start=book.ratings(), pairs=payoff)
+    assert {p: r.elo for p, r in resumed.ratings().items()} == pytest.approx({p: r.elo for p, r in book.ratings().items()})
