@@ -7,7 +7,7 @@ and what was expected.
 Example:
     >>> cfg = load_config(None, {"game": "tictactoe", "iterations": 3})
     >>> cfg.iterations, cfg.training.train_batch_size
-    (3, 4000)
+    (3, 12000)
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ class _Section(BaseModel):
 class TrainingConfig(_Section):
     """PPO settings for the trainable players (RLlib old API stack)."""
 
-    train_batch_size: int = Field(4000, ge=64, description="Env steps per PPO update.")
+    train_batch_size: int = Field(
+        12000, ge=64, description="Env steps per PPO update, shared by every trainable player's matches (12000: "
+        "about 4000 per player in the default three-role league; docs/benchmarks.md).")
     minibatch_size: int = Field(256, ge=8, description="SGD minibatch size.")
     num_epochs: int = Field(8, ge=1, description="Passes over each train batch.")
     lr: float = Field(5e-4, gt=0, lt=1, description="Adam learning rate.")

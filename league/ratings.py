@@ -194,7 +194,7 @@ class RatingBook:
         self._games: dict[PlayerId, int] = {}
         self._pairs: dict[tuple[PlayerId, PlayerId], list[int]] = {
             pair: [c.wins, c.draws, c.losses] for pair, c in (pairs or {}).items() if pair[0] != pair[1]}
-        self._fitted = elo_method == "online"  # True while self._elo needs no refit to self._pairs
+        self._elo_current = elo_method == "online"  # False: self._elo awaits a refit to self._pairs
         for player, rating in (start or {}).items():
             self._elo[player] = rating.elo
             self._skill[player] = self._model.rating(mu=rating.mu, sigma=rating.sigma)
@@ -213,7 +213,7 @@ class RatingBook:
             for j, opponent in enumerate(seats):
                 if player != opponent:
                     self._pairs.setdefault((player, opponent), [0, 0, 0])[_COLUMN[match.outcomes[i]]] += 1
-                    self._fitted = self.elo_method == "online"
+                    self._elo_current = self.elo_method == "online"
         if len(set(seats)) != len(seats) or len(seats) < 2:
             return False
         for player in seats:
@@ -245,10 +245,10 @@ class RatingBook:
 
     def ratings(self) -> dict[PlayerId, Rating]:
         """Every rated player's current ratings."""
-        if not self._fitted:
+        if not self._elo_current:
             self._elo.update(fit_elo(self.pairs(), initial=self.elo_initial, prior_games=self.elo_prior_games,
                                      players=self._skill, start=self._elo))
-            self._fitted = True
+            self._elo_current = True
         return {
             player: Rating(self._elo[player], float(self._skill[player].mu),  # type: ignore[attr-defined]
                            float(self._skill[player].sigma), self._games[player])  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ OVERRIDES: dict[str, Any] = {
                "scripted": ["random", "heuristic"]},
     "matchmaking": {"main": {"share": 2.0, "self_play": 0.35, "pfsp": 0.35, "exploiters_and_forgotten": 0.15,
                              "scripted": 0.15}},
+    "training": {"train_batch_size": 4000},  # League's default until 2026-11-24; the script's runs used it
     "snapshots": {"max_iterations_per_snapshot": 40, "min_games": 400},
     "evaluation": {"opponent": "heuristic", "games": 200, "every": 25},
 }

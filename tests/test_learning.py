@@ -15,6 +15,12 @@ from __future__ import annotations
 
 import pytest
 
+import json
+import time
+
+from typer.testing import CliRunner
+
+from league.cli import app
 from league.config import load_config
 from league.manager import LeagueManager
 
@@ -37,6 +43,29 @@ def test_connect_four_league_learns_to_beat_random(tmp_path):
         assert after.score > before.score + 0.15
         assert manager.ledger.match_count() == manager.total_episodes + manager.anchor_matches
         assert len(manager.snapshots) == 2
+
+
+@pytest.mark.slow
+def test_the_foundation_command_on_league_defaults_beats_random_90_percent_within_10_minutes(tmp_path):
+    """The foundation issue's check as written: ``league run --game connect_four --iterations 30``.
+
+    League's defaults: all three roles and the scripted players, seed 0.
+    """
+    run_dir = tmp_path / "c4"
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, ["run", "--game", "connect_four", "--iterations", "30",
+                                      "--run-dir", str(run_dir), "--quiet"])
+    minutes = (time.perf_counter() - start) / 60
+    assert result.exit_code == 0, result.output[-2000:]
+    assert minutes < 10, minutes
+    status = CliRunner().invoke(app, ["status", "--run-dir", str(run_dir), "--json"])
+    data = json.loads(status.output)
+    last = max(data["evaluations"], key=lambda e: e["iteration"])
+    games = last["wins"] + last["draws"] + last["losses"]
+    assert last["iteration"] == 30 and games >= 200 and last["opponent"] == "random", last
+    assert data["win_rate_vs_random"] >= 0.90, last
+    assert data["snapshots"] >= 3
+    assert data["matches"] == data["episodes"] + data["anchor_matches"]
 
 
 @pytest.mark.slow

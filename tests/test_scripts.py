@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from league.config import TrainingConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,7 +75,8 @@ def test_bench_checkpoint_times_writes_and_loads_of_a_runs_checkpoint(tmp_path):
 def test_bench_throughput_ab_alternates_league_and_plain_rllib():
     data = _last_json([str(ROOT / "scripts" / "bench_throughput.py"), "ab", "--rounds", "1", "--warmup", "0",
                        "--envs", "4"])
-    assert data["benchmark"] == "league_vs_plain_rllib" and data["league_steps"] == data["plain_steps"] == 4000
+    batch = TrainingConfig().train_batch_size
+    assert data["benchmark"] == "league_vs_plain_rllib" and data["league_steps"] == data["plain_steps"] == batch
     assert data["ratio"] == pytest.approx(data["league_steps_per_s"] / data["plain_steps_per_s"])
 
 
