@@ -50,6 +50,10 @@ EloMethod = Literal["fitted", "online"]
 _COLUMN = {Outcome.WIN: 0, Outcome.DRAW: 1, Outcome.LOSS: 2}
 #: Elo points per natural-log unit of odds (400 points are odds of 10 to 1).
 _ELO_PER_NAT = 400.0 / math.log(10.0)
+#: Longest move of one Newton step in :func:`fit_elo` (2 nats: about 350 Elo points).
+_MAX_STEP_NATS = 2.0
+#: Most Newton steps :func:`fit_elo` takes (it needs far fewer: a few per 350 points of spread, then a handful).
+_MAX_NEWTON_STEPS = 500
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,10 @@ def fit_elo(pairs: Mapping[tuple[PlayerId, PlayerId], PairCounts], *, initial: f
 
     Maximises ``sum over pairs of points(a, b) * log E(a, b)`` (a draw is half a
     point each) plus, for every player, ``prior_games`` virtual draws against a
-    fixed player rated ``initial``. The objective is strictly concave, so
-    Newton's method (with step halving) finds its one maximum in a few steps.
+    fixed player rated ``initial``. The objective is strictly concave, so it has
+    one maximum; Newton's method finds it, with steps capped at about 350 Elo
+    points and halved until the objective improves, and stops when the full
+    Newton step is under 1e-9 points.
 
     Args:
         pairs: Counters per ordered pair ``(player, opponent)``, as in the payoff
@@ -114,7 +120,8 @@ def fit_elo(pairs: Mapping[tuple[PlayerId, PlayerId], PairCounts], *, initial: f
         initial: Elo of the fixed virtual opponent (and of a player with no games).
         prior_games: Virtual draws per player against it (> 0).
         players: Players to rate even if they have no results.
-        start: Elo to start the search from (a previous fit); the answer does not depend on it.
+        start: Elo to start the search from (a previous fit). The answer does not
+            depend on it beyond float rounding (well under 1e-6 points).
 
     Example (``a`` won both games; with the virtual draws it scored 3 of 4 points):
         >>> elo = fit_elo({("a", "b"): PairCounts(wins=2, draws=0, losses=0)}, prior_games=2.0)
@@ -146,23 +153,27 @@ def fit_elo(pairs: Mapping[tuple[PlayerId, PlayerId], PairCounts], *, initial: f
                      - prior_games / 2 * (np.logaddexp(0.0, -t) + np.logaddexp(0.0, t)).sum())
 
     value = objective(theta)
-    for _ in range(200):
+    for _ in range(_MAX_NEWTON_STEPS):
         expected = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
         anchor = 1.0 / (1.0 + np.exp(-theta))
         gradient = scored - (games * expected).sum(axis=1) - prior_games * anchor
         curvature = games * expected * (1.0 - expected)
         hessian = np.diag(curvature.sum(axis=1) + prior_games * anchor * (1.0 - anchor)) - curvature
         step = np.linalg.solve(hessian, gradient)
+        longest = float(np.abs(step).max())
+        if longest * _ELO_PER_NAT < 1e-9:  # the full Newton step: at the maximum
+            break
+        step *= min(1.0, _MAX_STEP_NATS / longest)  # far from the maximum the curvature misleads
         size = 1.0
-        while True:
+        while size >= 1e-10:
             candidate = theta + size * step
             new_value = objective(candidate)
-            if new_value >= value - 1e-12 or size < 1e-6:
+            if new_value >= value - 1e-12 * max(1.0, abs(value)):
                 break
             size /= 2
-        theta, value = candidate, new_value
-        if np.abs(size * step).max() * _ELO_PER_NAT < 1e-7:
+        else:  # no step improves the objective: theta is the maximum to float precision
             break
+        theta, value = candidate, new_value
     return {p: initial + _ELO_PER_NAT * float(theta[index[p]]) for p in names}
 
 
@@ -175,8 +186,9 @@ class RatingBook:
         elo_method: ``fitted`` (Elo fitted to all results, :func:`fit_elo`) or ``online``.
         elo_prior_games: Virtual draws per player against ``elo_initial`` (``fitted`` only).
         start: Ratings to continue from (for example the ones stored in the ledger).
-        pairs: Pairwise results already folded into ``start`` (``fitted`` refits to them):
-            the ledger's payoff counters, or :meth:`pairs` of another book.
+        pairs: Pairwise results already folded into ``start``: the ledger's payoff
+            counters, or :meth:`pairs` of another book. ``fitted`` refits Elo to
+            them, so it refuses ``start`` without ``pairs``.
     """
 
     def __init__(self, *, elo_initial: float = 1200.0, elo_k: float = 16.0, elo_method: EloMethod = "fitted",
@@ -184,6 +196,8 @@ class RatingBook:
                  pairs: Mapping[tuple[PlayerId, PlayerId], PairCounts] | None = None) -> None:
         if elo_method not in ("fitted", "online"):
             raise ValueError(f"unknown elo_method {elo_method!r}: expected 'fitted' or 'online'")
+        if elo_method == "fitted" and start and pairs is None:
+            raise ValueError("a fitted-Elo book continuing from start ratings needs the pairs they were fitted to")
         self.elo_initial = elo_initial
         self.elo_k = elo_k
         self.elo_method = elo_method
@@ -214,10 +228,11 @@ class RatingBook:
                 if player != opponent:
                     self._pairs.setdefault((player, opponent), [0, 0, 0])[_COLUMN[match.outcomes[i]]] += 1
                     self._elo_current = self.elo_method == "online"
+        if len(set(seats)) > 1:  # whoever the fit rates is a rated player, even from an unrated match
+            for player in seats:
+                self._ensure(player)
         if len(set(seats)) != len(seats) or len(seats) < 2:
             return False
-        for player in seats:
-            self._ensure(player)
         if self.elo_method == "online":
             before = {p: self._elo[p] for p in seats}
             for i in range(len(seats)):
@@ -240,7 +255,7 @@ class RatingBook:
         return sum(self.update(m) for m in matches)
 
     def pairs(self) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
-        """Win/draw/loss of every ordered pair of distinct players over the rated matches."""
+        """Win/draw/loss of every ordered pair of distinct players over every match folded in (the payoff's counts)."""
         return {pair: PairCounts(*counts) for pair, counts in self._pairs.items()}
 
     def ratings(self) -> dict[PlayerId, Rating]:
@@ -268,16 +283,18 @@ def compute_ratings(matches: Iterable[MatchRecord], *, elo_initial: float = 1200
 
 
 def rating_history(matches: Iterable[MatchRecord], *, elo_initial: float = 1200.0, elo_k: float = 16.0,
-                   elo_method: EloMethod = "fitted",
-                   elo_prior_games: float = 2.0) -> dict[PlayerId, list[tuple[int, Rating]]]:
+                   elo_method: EloMethod = "fitted", elo_prior_games: float = 2.0,
+                   elo_step: float = 1.0) -> dict[PlayerId, list[tuple[int, Rating]]]:
     """Every player's ratings after each iteration, folding ``matches`` in ledger order.
 
     A player's series starts at the first iteration it was rated in and gets a
-    point at each iteration its ratings changed (plus the last iteration), so it
-    grows with the player's own matches, not with the league's size; its last
-    point equals :func:`compute_ratings` over the same matches. The keywords
-    are :class:`RatingBook`'s; with ``fitted`` Elo, each point is the fit to
-    the results up to that iteration.
+    point at each iteration it played rated matches, and at each iteration its
+    Elo moved by ``elo_step`` points or more since its last point (plus the last
+    iteration); its last point equals :func:`compute_ratings` over the same
+    matches. Online Elo moves only when the player plays, so its series grows
+    with its own matches. Fitted Elo is refit to all results each iteration, so
+    a player that stopped playing still moves as the league's results re-rate
+    its old opponents. The other keywords are :class:`RatingBook`'s.
 
     Example:
         >>> from league.types import MatchId
@@ -292,7 +309,9 @@ def rating_history(matches: Iterable[MatchRecord], *, elo_initial: float = 1200.
     def close(iteration: int, *, last: bool = False) -> None:
         for player, rating in book.ratings().items():
             series = history.setdefault(player, [])
-            if not series or series[-1][1] != rating or (last and series[-1][0] != iteration):
+            previous = series[-1][1] if series else None
+            if (previous is None or previous.games != rating.games or abs(previous.elo - rating.elo) >= elo_step
+                    or (last and series[-1][0] != iteration)):
                 series.append((iteration, rating))
 
     for match in matches:

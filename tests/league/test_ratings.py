@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 
 from league.payoff import payoff_from_matches
-from league.ratings import RatingBook, compute_ratings, elo_expected, elo_update, fit_elo
+from league.ratings import RatingBook, compute_ratings, elo_expected, elo_update, fit_elo, rating_history
 from league.types import MatchId, MatchRecord, PairCounts, PlayerId
 
 A, B, C = PlayerId("a"), PlayerId("b"), PlayerId("c")
@@ -140,3 +141,48 @@ def test_the_book_counts_pairs_exactly_as_the_payoff_does():
     assert book.pairs() == payoff
     resumed = RatingBook(start=book.ratings(), pairs=payoff)
     assert {p: r.elo for p, r in resumed.ratings().items()} == pytest.approx({p: r.elo for p, r in book.ratings().items()})
+
+
+@pytest.mark.parametrize("method", ["fitted", "online"])
+def test_rating_history_ends_at_the_ratings_and_records_each_move(method):
+    # c beats b once in iteration 1 and stops; a keeps beating b in iterations 1-3.
+    matches = [MatchRecord(MatchId("c"), (C, B), (1.0, -1.0), 7, 0.0, 0.0, iteration=1)]
+    matches += [MatchRecord(MatchId(f"x{i}"), (A, B), (1.0, -1.0), 7, 0.0, 0.0, iteration=1 + i // 4)
+                for i in range(12)]
+    history = rating_history(matches, elo_method=method)
+    final = compute_ratings(matches, elo_method=method)
+    assert history.keys() == final.keys()
+    for player, series in history.items():
+        assert series[-1][0] == 3 and series[-1][1].elo == pytest.approx(final[player].elo)
+        for (_, before), (_, after) in itertools.pairwise(series[:-1]):  # every point but the last one moved
+            assert after.games != before.games or abs(after.elo - before.elo) >= 1.0
+    c_iterations = [iteration for iteration, _ in history[C]]
+    if method == "online":
+        assert c_iterations == [1, 3]  # its own match, then the last iteration
+    else:
+        assert c_iterations == [1, 2, 3]  # as b sinks, the fit lowers the player who beat b
+
+
+def test_a_fitted_book_refuses_start_ratings_without_their_pairs():
+    book = RatingBook()
+    book.update(m((A, B), (1.0, -1.0)))
+    with pytest.raises(ValueError, match="pairs"):
+        RatingBook(start=book.ratings())
+    assert RatingBook(elo_method="online", start=book.ratings()).ratings()[A].elo == book.ratings()[A].elo
+
+
+def test_fitted_elo_converges_from_a_start_far_on_the_wrong_side():
+    # A previous fit that the new results reverse (a reset exploiter keeps its id): the same answer as
+    # from a cold start, not an overshoot into a singular Hessian.
+    pairs = {(A, B): PairCounts(40, 0, 0), (B, C): PairCounts(40, 0, 0), (C, A): PairCounts(300, 0, 0)}
+    cold = fit_elo(pairs)
+    assert fit_elo(pairs, start={A: 2000, B: 1200, C: 400}) == pytest.approx(cold, abs=1e-6)
+    few = {(A, B): PairCounts(3, 0, 7)}
+    assert fit_elo(few, start={A: 600, B: 1800}) == pytest.approx(fit_elo(few), abs=1e-6)
+
+
+def test_a_player_only_in_an_unrated_many_seat_match_is_still_rated():
+    # (a, a, c): a holds two seats, so OpenSkill skips the match, but the a-c results count for Elo.
+    book = RatingBook()
+    assert not book.update(m((A, A, C), (1.0, 1.0, -1.0)))
+    assert set(book.ratings()) == {A, C} and book.ratings()[A].elo > book.ratings()[C].elo
