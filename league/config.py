@@ -286,7 +286,6 @@ class RatingsConfig(_Section):
         "is frozen (never trained on). Fixed players anchor the scale: without them, players that only "
         "ever meet one opponent (exploiter snapshots) drift on their own Elo island.")
 
-
     def book_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`league.ratings.RatingBook` (and ``compute_ratings``) for these settings.
 
@@ -296,6 +295,7 @@ class RatingsConfig(_Section):
         """
         return {"elo_initial": self.elo_initial, "elo_k": self.elo_k, "elo_method": self.elo_method,
                 "elo_prior_games": self.elo_prior_games}
+
 
 class EvaluationConfig(_Section):
     """Evaluation games against a scripted player, never used for training."""

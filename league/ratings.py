@@ -13,8 +13,8 @@ ledger order, into two ratings per player:
     against a fixed player rated ``elo_initial``, which pins the scale and keeps
     a player with few or one-sided results finite. The fit depends on the
     results only, not on their order: a snapshot's rating uses every game it
-    ever played, whenever it played them. This is how AlphaStar and BayesElo
-    rate a population.
+    ever played, whenever it played them, as BayesElo rates a population of
+    chess engines.
   - ``online``: a match moves A by ``K * (S - E)`` with ``S`` = 1, 1/2 or 0
     (Elo 1978). Cheap and familiar, but path dependent in a league: a snapshot
     that stops playing keeps the rating of the moment it stopped, and the
@@ -223,14 +223,14 @@ class RatingBook:
     def update(self, match: MatchRecord) -> bool:
         """Fold one match in; return False if it was not rated (a player held two seats)."""
         seats = match.seats
-        for i, player in enumerate(seats):  # every pair of distinct players, exactly as the payoff counts it
-            for j, opponent in enumerate(seats):
-                if player != opponent:
-                    self._pairs.setdefault((player, opponent), [0, 0, 0])[_COLUMN[match.outcomes[i]]] += 1
-                    self._elo_current = self.elo_method == "online"
-        if len(set(seats)) > 1:  # whoever the fit rates is a rated player, even from an unrated match
-            for player in seats:
+        if len(set(seats)) > 1:  # every pair of distinct players, exactly as the payoff counts it
+            for i, player in enumerate(seats):
+                for opponent in seats:
+                    if player != opponent:
+                        self._pairs.setdefault((player, opponent), [0, 0, 0])[_COLUMN[match.outcomes[i]]] += 1
+            for player in seats:  # whoever the fit rates is a rated player, even from an unrated match
                 self._ensure(player)
+            self._elo_current = self.elo_method == "online"
         if len(set(seats)) != len(seats) or len(seats) < 2:
             return False
         if self.elo_method == "online":
