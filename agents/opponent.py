@@ -3,7 +3,7 @@
 Never imports Ray. The folder's ``opponent.json`` lists the sha256 of every
 file; all of them are verified before anything is loaded, and a mismatch names
 the file. The model runs on one of three backends (``backend="auto"`` takes the
-first the export has and this Python can import, in this order):
+first the export has, this Python can import and that loads, in this order):
 
 * ``torchscript``: ``torchscript/model.pt`` (torch players), with torch;
 * ``onnx``: ``onnx/model.onnx`` (torch players; tf2 players if tf2onnx was
@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,6 +48,8 @@ MODEL_FILES = {"torchscript": "torchscript/model.pt", "onnx": "onnx/model.onnx",
 BACKEND_MODULES = {"torchscript": "torch", "onnx": "onnxruntime", "savedmodel": "tensorflow"}
 #: Format version of ``opponent.json``.
 OPPONENT_FORMAT = 1
+
+_log = logging.getLogger(__name__)
 
 
 def sha256_file(path: Path) -> str:
@@ -218,11 +221,12 @@ def load_opponent(path: str | Path, *, backend: str = "auto") -> Opponent:
     Args:
         path: A folder written by ``league export``.
         backend: ``auto`` (the first of TorchScript, ONNX, SavedModel that the
-            export has and whose runtime is importable), ``torchscript``, ``onnx``
+            export has and whose runtime is importable; one that does not load
+            is skipped, with a warning, for the next), ``torchscript``, ``onnx``
             or ``savedmodel``.
 
     Raises:
-        UsageError: if ``path`` is not an export or lacks the requested model.
+        UsageError: if ``path`` is not an export, lacks the requested model, or no model of it loads.
         ExportCorrupt: naming the file whose checksum does not match.
     """
     folder = Path(path)
@@ -236,16 +240,39 @@ def load_opponent(path: str | Path, *, backend: str = "auto") -> Opponent:
         if not choices:
             needs = " or ".join(f"{BACKEND_MODULES[b]} (for its {b} model)" for b in available)
             raise UsageError(f"{str(folder)!r} has no model this Python can run: install {needs}")
-        backend = choices[0]
+        failures: list[str] = []
+        for choice in choices:  # a model that does not load falls back to the next format the export has
+            try:
+                run = _runner(folder, choice)
+            except UsageError as e:
+                failures.append(str(e))
+                continue
+            if failures:
+                _log.warning("%s; using its %s model instead", "; ".join(failures), choice)
+            return Opponent(info, run, choice)
+        raise UsageError("; ".join(failures))
     if backend not in MODEL_FILES:
         raise UsageError(f"unknown backend {backend!r}: expected auto, {', '.join(MODEL_FILES)}")
     if backend not in available:
         raise UsageError(f"{str(folder)!r} has no {backend} model (exported formats: {available})")
+    return Opponent(info, _runner(folder, backend), backend)
+
+
+def _runner(folder: Path, backend: str) -> Any:
+    """The model function of ``backend``'s model in ``folder``.
+
+    Raises:
+        UsageError: if the model file does not load (its checksum matched, so it was exported broken
+            or replaced together with ``opponent.json``).
+    """
     model_path = folder / MODEL_FILES[backend]
-    if backend == "savedmodel":
-        run = _savedmodel_runner(model_path.parent)  # the SavedModel is the folder
-    elif backend == "onnx":
-        run = _onnx_runner(model_path)
-    else:
-        run = _torchscript_runner(model_path)
-    return Opponent(info, run, backend)
+    try:
+        if backend == "savedmodel":
+            return _savedmodel_runner(model_path.parent)  # the SavedModel is the folder
+        if backend == "onnx":
+            return _onnx_runner(model_path)
+        return _torchscript_runner(model_path)
+    except Exception as e:  # each runtime raises its own error types for a file it cannot read
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"the {backend} model {str(model_path)!r} does not load ({detail}); "
+                         "export the agent again with `league export`") from None

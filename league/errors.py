@@ -47,6 +47,12 @@ class LedgerUnavailable(LeagueError):
     """The Redis match ledger cannot be reached; the message names the URL."""
 
 
+class LedgerAuthError(LedgerUnavailable, UsageError):
+    """The Redis ledger needs a password that was not given, or refused the one given (a usage error)."""
+
+    exit_code = 2
+
+
 class SnapshotError(LeagueError):
     """A snapshot cannot be stored or loaded; the message names the snapshot."""
 
@@ -61,6 +67,10 @@ class SnapshotCorrupt(SnapshotError):
 
 class SnapshotStoreUnavailable(SnapshotError):
     """The snapshot store (local folder or S3) cannot be reached or written; the message names the URI."""
+
+
+class SnapshotExists(SnapshotError):
+    """A snapshot id is already in the store, and a store never overwrites a snapshot unasked."""
 
 
 class ExportCorrupt(LeagueError):

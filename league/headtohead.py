@@ -94,10 +94,15 @@ def resolve_player(spec: str, *, explore: bool = False) -> Iterator[Player]:
     run_dir, sep, player_id = spec.rpartition(":")
     if sep and run_dir and Path(run_dir, "run.json").is_file():
         from league.export import export_player
+        from league.run_dir import read_run_info
 
         if player_id in CHOOSERS:
-            with resolve_player(player_id, explore=explore) as builtin:
-                yield builtin
+            # The run's scripted player plays the run's game, not whatever game the other side picks.
+            chooser, games = CHOOSERS[player_id]
+            game = read_run_info(Path(run_dir)).game
+            if games is not None and game not in games:
+                raise UsageError(f"{spec!r}: {player_id!r} plays only {sorted(games)}, not the run's game {game!r}")
+            yield ScriptedPlayer(spec, chooser, frozenset({game}))
             return
         with tempfile.TemporaryDirectory(prefix="league-eval-") as tmp:
             export_player(Path(run_dir), player_id, Path(tmp) / "export", model_only=True)

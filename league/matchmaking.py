@@ -33,7 +33,6 @@ from __future__ import annotations
 import abc
 import importlib
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence, Union
 
@@ -437,21 +436,27 @@ def make_plan(matchmaker: Matchmaker, league: LeagueView, *, num_seats: int, see
 def load_matchmaker(path: str | None, config: object) -> Matchmaker:
     """The matchmaker named by ``path`` (``"package.module:ClassName"``), or AlphaStar's rules.
 
-    The current directory is importable, as in ``python -m``, so a
-    ``mypkg/mm.py`` next to the config file can be named ``"mypkg.mm:MyMatchmaker"``.
+    The current directory is importable, so a ``mypkg/mm.py`` next to the
+    config file can be named ``"mypkg.mm:MyMatchmaker"``. It is appended to
+    ``sys.path``, never put first: a file there (``json.py``, ``numpy.py``) must
+    not shadow a module that is installed.
 
     Raises:
         ConfigError: if the module or class cannot be found or is not a Matchmaker.
     """
     if path is None:
         return AlphaStarMatchmaker(config)
+    from envs.imported import append_to_sys_path  # the one rule for a user's folder on sys.path
+
     module_name, _, class_name = path.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    append_to_sys_path(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"matchmaking.matchmaker: cannot import module {module_name!r} ({e})") from e
+    except Exception as e:  # noqa: BLE001 - the user's module raised while importing: one line, not a traceback
+        raise ConfigError(f"matchmaking.matchmaker: importing {module_name!r} raised "
+                          f"{type(e).__name__}: {e}") from e
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Matchmaker)):
         raise ConfigError(f"matchmaking.matchmaker: {path!r} is not a subclass of league.Matchmaker")

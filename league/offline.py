@@ -11,10 +11,11 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from league.config import LeagueConfig
+from league.config import STORED_RUN, LeagueConfig
 from league.errors import RunDirError
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
+from league.redact import resolve_redis_url
 from league.retention import prunable
 from league.run_dir import RunInfo, RunLock, read_run_info
 from league.snapshots import SnapshotStore, open_store
@@ -22,12 +23,20 @@ from league.types import PlayerId
 
 
 @contextlib.contextmanager
-def open_ledger(run_dir: Path) -> Iterator[tuple[RunInfo, RedisLedger]]:
-    """The run's info and its ledger (starting the embedded Redis if the run used one)."""
+def open_ledger(run_dir: Path, *, redis_url: str | None = None) -> Iterator[tuple[RunInfo, RedisLedger]]:
+    """The run's info and its ledger (starting the embedded Redis if the run used one).
+
+    Args:
+        run_dir: The run's folder.
+        redis_url: The run's Redis URL with its password (``run.json`` keeps it redacted); else
+            ``LEAGUE_REDIS_URL`` or ``REDIS_PASSWORD`` from the environment
+            (:func:`~league.redact.resolve_redis_url`).
+    """
     info = read_run_info(run_dir)
-    embedded = EmbeddedRedis(run_dir) if info.redis_url is None else None
+    url = resolve_redis_url(info.redis_url, redis_url)
+    embedded = EmbeddedRedis(run_dir) if url is None else None
     try:
-        ledger = RedisLedger(info.redis_url or embedded.url, info.run_id)  # type: ignore[union-attr]
+        ledger = RedisLedger(url or embedded.url, info.run_id)  # type: ignore[union-attr]
         try:
             yield info, ledger
         finally:
@@ -40,7 +49,7 @@ def open_ledger(run_dir: Path) -> Iterator[tuple[RunInfo, RedisLedger]]:
 def run_config(info: RunInfo) -> LeagueConfig:
     """The configuration a run was started with (from ``run.json``)."""
     try:
-        return LeagueConfig.model_validate(info.config)
+        return LeagueConfig.model_validate(info.config, context={STORED_RUN: True})
     except ValueError as e:
         raise RunDirError(f"run {info.run_id!r}: run.json holds a configuration this League cannot read: {e}") from e
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import gymnasium as gym
 
+from agents.heuristics import CHOOSERS
 from agents.opponent import verify_export
 from league.errors import UsageError
 from league.ledger.base import Ledger
+from league.player_ids import check_outside_id
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space
 from league.snapshots.fsspec_store import WEIGHTS_FILE, decode_weights
-from league.types import PlayerId, PlayerRecord, Role, validate_id
+from league.types import PlayerRecord, Role
 
 
 def add_exported_opponent(out: Path, *, store: SnapshotStore, ledger: Ledger, game: str, run_id: str,
@@ -41,7 +43,8 @@ def add_exported_opponent(out: Path, *, store: SnapshotStore, ledger: Ledger, ga
         player_id: Id in the league (default ``ext_<exported player id>``).
 
     Raises:
-        UsageError: for another game, other spaces, an export without weights, or an id in use.
+        UsageError: for another game, other spaces, an export without weights, or an id that is
+            invalid, in use or one League allocates itself (:func:`league.player_ids.check_outside_id`).
         ExportCorrupt: if a file of the export does not match its checksum.
     """
     info: dict[str, Any] = verify_export(Path(out))
@@ -52,10 +55,17 @@ def add_exported_opponent(out: Path, *, store: SnapshotStore, ledger: Ledger, ga
         raise UsageError(f"{str(out)!r} was trained for other observation/action spaces than this league's")
     if WEIGHTS_FILE not in info["files"]:
         raise UsageError(f"{str(out)!r} has no {WEIGHTS_FILE}; export it again with `league export`")
-    new_id = PlayerId(validate_id(player_id or f"ext_{info['player_id']}", kind="player id"))
-    if any(p.player_id == new_id for p in ledger.players()) or new_id in store:
-        raise UsageError(f"player id {new_id!r} is already in the league; pass --id with another name")
-    weights = decode_weights((Path(out) / WEIGHTS_FILE).read_bytes())
+    roster = ledger.players()
+    # An empty --id is refused, not replaced by the default (issue 20); the rules live in league.player_ids.
+    new_id = check_outside_id(f"ext_{info['player_id']}" if player_id is None else player_id,
+                              trainable=[p.player_id for p in roster if p.trainable], scripted=CHOOSERS,
+                              taken={p.player_id for p in roster} | set(store.ids()))
+    try:
+        weights = decode_weights((Path(out) / WEIGHTS_FILE).read_bytes())
+    except Exception as e:  # safetensors raises its own error type for a file that is not safetensors
+        raise UsageError(f"{str(Path(out) / WEIGHTS_FILE)!r} is not a safetensors weights file "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); export the agent again "
+                         "with `league export`") from None
     store.put(SnapshotInfo(
         player_id=new_id, role=Role.SNAPSHOT.value, parent=None, iteration=iteration, env_steps=env_steps,
         ratings=None, game=game, run_id=run_id, framework=info["framework"], model_config=info["model_config"],

@@ -23,6 +23,7 @@ import numpy as np
 from league.config import LeagueConfig, SnapshotConfig
 from league.ledger.base import PairCounts  # noqa: F401 - used by the doctest
 from league.matchmaking import LeagueView, PlayerView
+from league.player_ids import snapshot_id  # noqa: F401 - re-exported: ids are owned by player_ids
 from league.types import PlayerId, PlayerRecord, Role
 
 #: Id prefixes of the trainable roles; the n-th player of a role (n >= 2) gets ``_n``.
@@ -50,11 +51,6 @@ def initial_roster(config: LeagueConfig) -> list[PlayerRecord]:
             roster.append(PlayerRecord(PlayerId(ROLE_PREFIX[role] + suffix), role))
     roster += [PlayerRecord(PlayerId(name), Role.SCRIPTED) for name in config.scripted_players]
     return roster
-
-
-def snapshot_id(parent: PlayerId, version: int) -> PlayerId:
-    """The id of ``parent``'s ``version``-th snapshot (``main_v3``)."""
-    return PlayerId(f"{parent}_v{version}")
 
 
 def generation_score(learner: PlayerId, league: LeagueView,

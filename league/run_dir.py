@@ -16,12 +16,14 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from league.errors import RunDirError
+from league.redact import redact_url
 from league.types import RunId
 
 RUN_FILE = "run.json"
@@ -35,7 +37,8 @@ class RunInfo:
     Attributes:
         run_id: Namespace of the run's ledger keys.
         game: The registered game name.
-        redis_url: External Redis URL, or None for the embedded server.
+        redis_url: External Redis URL, or None for the embedded server (read back: with its password
+            redacted, see :mod:`league.redact`).
         created: Unix time the run started.
         config: The full configuration, as JSON-compatible data.
     """
@@ -47,11 +50,26 @@ class RunInfo:
     config: dict
 
     def write(self, run_dir: Path) -> None:
-        """Write ``run.json`` atomically (temp file, then rename)."""
+        """Write ``run.json`` atomically (a temp file made with mode 0600, then renamed), passwords redacted.
+
+        The Redis URL's password is never written: both ``redis_url`` and
+        ``config.redis_url`` hold :func:`~league.redact.redact_url`'s form.
+        """
+        data = dict(self.__dict__, redis_url=redact_url(self.redis_url))
+        if self.config.get("redis_url") is not None:
+            data["config"] = dict(self.config, redis_url=redact_url(self.config["redis_url"]))
         path = Path(run_dir) / RUN_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.__dict__, indent=2, default=str))
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=f".{RUN_FILE}.", suffix=".tmp")  # mode 0600 from the start
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(data, indent=2, default=str))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def new_run_id() -> RunId:
@@ -71,9 +89,12 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / LOCK_FILE
-        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise RunDirError(run_folder_error(run_dir, e)) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -93,6 +114,18 @@ class RunLock:
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
+
+
+def run_folder_error(run_dir: Path, error: OSError) -> str:
+    """The one-line message for a run folder that cannot be made or written (``error`` says why)."""
+    where = str(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        return f"run folder {where!r} is a file, not a folder; choose another --run-dir"
+    if isinstance(error, PermissionError):
+        return (f"run folder {where!r} is not writable ({error.strerror}: {error.filename}); "
+                "choose another --run-dir or fix its permissions")
+    return (f"run folder {where!r} cannot be made or written ({error.strerror}: {error.filename}); "
+            "choose another --run-dir")
 
 
 def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
@@ -124,12 +157,28 @@ def read_run_info(run_dir: Path) -> RunInfo:
     Raises:
         RunDirError: if the folder holds no League run.
     """
-    path = Path(run_dir) / RUN_FILE
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_FILE
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{str(run_dir)!r} is a file, not a run folder; pass the folder a run was started in")
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise RunDirError(f"no League run in {str(run_dir)!r}: {RUN_FILE} not found") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RunDirError(f"{str(path)!r} is not valid JSON: {e}") from e
+    except OSError as e:
+        raise RunDirError(f"cannot read {str(path)!r} ({e.strerror})") from None
+    expected = {"run_id": (str,), "game": (str,), "created": (int, float), "redis_url": (str, type(None)),
+                "config": (dict,)}
+    optional = {"redis_url": None, "config": {}}
+    if not isinstance(data, dict):
+        problems = ["not a JSON object"]
+    else:
+        problems = [f"{key} {'missing' if key not in data else f'is {data[key]!r}'}"
+                    for key, kinds in expected.items() if not isinstance(data.get(key, optional.get(key)), kinds)]
+    if problems:
+        raise RunDirError(f"{str(path)!r} is not a League run file ({'; '.join(problems)}): expected run_id, "
+                          "game and created as `league run` writes them")
     return RunInfo(RunId(data["run_id"]), data["game"], data.get("redis_url"),
                    float(data["created"]), data.get("config", {}))

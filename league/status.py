@@ -9,11 +9,15 @@ from league.offline import open_ledger, run_config, snapshot_uri
 from league.types import Role
 
 
-def read_status(run_dir: Path) -> dict[str, Any]:
+def read_status(run_dir: Path, *, redis_url: str | None = None) -> dict[str, Any]:
     """The run's roster and counts, as JSON-ready data.
 
+    ``redis_url``: the run's Redis URL with its password, when ``run.json``
+    keeps it redacted (see :func:`league.offline.open_ledger`).
+
     Keys: ``run_id``, ``game``, ``iteration``, ``env_steps``, ``episodes``,
-    ``matches``, ``snapshots``, ``snapshot_uri``, ``max_resident_opponents``,
+    ``matches``, ``snapshots``, ``snapshot_uri``, ``ledger_server`` (``embedded`` or ``external``
+    and the server's name, version and executable), ``max_resident_opponents``,
     ``resident_policies`` (how many players were RLlib policies at the last
     iteration: trainable players plus resident frozen ones), ``resident`` (their
     ids), ``trainable_players``, ``unusable`` (snapshot id -> why it failed
@@ -26,7 +30,7 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     measure: ``iteration`` and the value per trainable player and ``mixture``;
     OpenSpiel runs with ``evaluation.exploitability_every``).
     """
-    with open_ledger(run_dir) as (info, ledger):
+    with open_ledger(run_dir, redis_url=redis_url) as (info, ledger):
         games = ledger.games_played()
         players = ledger.players()
         progress = ledger.progress()
@@ -37,6 +41,7 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         payoff = ledger.payoff_counts()
         resident = ledger.resident()
         unusable = ledger.unusable()
+        server = ledger.server()
     config = run_config(info)
     vs_random = [c for _, opponent, c in evaluations if opponent == "random"]
     unrated = float("-inf")
@@ -48,6 +53,7 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         "matches": matches,
         "snapshots": sum(1 for p in players if p.role is Role.SNAPSHOT),
         "snapshot_uri": snapshot_uri(info, run_dir),
+        "ledger_server": ("embedded " if info.redis_url is None else "external ") + server,
         "max_resident_opponents": config.snapshots.max_resident_opponents,
         "resident_policies": len(resident),
         "resident": resident,

@@ -21,6 +21,8 @@ RunId = NewType("RunId", str)
 #: The only characters allowed in ids that become Redis keys, file names or
 #: S3 keys: no path separators, no dots at the start, bounded length.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,127}$")
+#: The rule :data:`_ID_PATTERN` enforces, as error messages state it.
+ID_RULE = "1-128 characters from [A-Za-z0-9_-], starting with a letter or digit"
 
 
 def validate_id(value: str, *, kind: str) -> str:
@@ -35,10 +37,7 @@ def validate_id(value: str, *, kind: str) -> str:
         'main_v3'
     """
     if not isinstance(value, str) or not _ID_PATTERN.match(value):
-        raise InvalidIdError(
-            f"invalid {kind} {value!r}: expected 1-128 characters from "
-            "[A-Za-z0-9_-], starting with a letter or digit"
-        )
+        raise InvalidIdError(f"invalid {kind} {value!r}: expected {ID_RULE}")
     return value
 
 

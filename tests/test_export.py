@@ -281,3 +281,201 @@ def test_export_errors_name_the_problem(connect_four, tmp_path):
     info = json.loads((tmp_path / "d" / "opponent.json").read_text())
     assert info["role"] == "snapshot" and info["parent"] == "main" and info["formats"] == ["onnx"]
     assert "torchscript/model.pt" not in info["files"]
+
+
+def _files(folder: Path, *, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes), leaving out paths starting with ``skip``."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not str(p.relative_to(folder)).startswith(skip)}
+
+
+def test_export_overwrite_never_replaces_the_run_folder_or_anything_in_it(tictactoe):
+    # Issue 20: `league export main --run-dir R --out R --overwrite` left R holding only the export.
+    run_dir, _, _ = tictactoe
+    before = _files(run_dir, skip=("ledger", ".lock"))
+    for target in (run_dir, run_dir / "players", run_dir / "players" / "main", run_dir / "new", run_dir.parent):
+        result = runner.invoke(app, ["export", "main", "--run-dir", str(run_dir), "--out", str(target),
+                                     "--overwrite"])
+        assert result.exit_code == 2, (target, result.output)
+        assert f"--out {str(target)!r} is the run folder" in result.output
+        assert "an export goes to a folder outside the run folder" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert _files(run_dir, skip=("ledger", ".lock")) == before
+    assert not (run_dir / "new").exists()
+
+
+def test_export_overwrite_refuses_what_is_not_a_league_export_and_changes_nothing(tictactoe, tmp_path):
+    run_dir, out, _ = tictactoe
+    unrelated = tmp_path / "thesis"
+    unrelated.mkdir()
+    (unrelated / "chapter1.txt").write_text("years of work")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "opponent.json").write_text('{"hello": "not League\'s manifest"}')
+    extra = tmp_path / "export-and-notes"
+    shutil.copytree(out, extra)
+    (extra / "notes.txt").write_text("mine")
+    a_file = tmp_path / "model.bin"
+    a_file.write_bytes(b"\x00")
+    before = _files(tmp_path)
+    cases = [(unrelated, "is not a League export (no opponent.json League wrote)"),
+             (fake, "is not a League export"),
+             (extra, "holds files League's export did not write ('notes.txt')"),
+             (a_file, "is a file; expected a folder")]
+    for target, expected in cases:
+        for flags in (["--overwrite"], []) if target == a_file else (["--overwrite"],):
+            result = runner.invoke(app, ["export", "main", "--run-dir", str(run_dir), "--out", str(target),
+                                         *flags])
+            assert result.exit_code == 2, (target, result.output)
+            assert f"--out {str(target)!r} {expected}" in result.output
+            assert len(result.output.strip().splitlines()) == 1
+    assert _files(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export-and-notes", "fake", "model.bin", "thesis"]
+
+
+def test_export_overwrite_swaps_in_a_verified_export_and_a_failed_one_changes_nothing(tictactoe, tmp_path,
+                                                                                       monkeypatch):
+    from agents.opponent import verify_export
+
+    run_dir, out, _ = tictactoe
+    target = tmp_path / "export"
+    shutil.copytree(out, target)
+    old = verify_export(target)
+    result = runner.invoke(app, ["export", "main", "--run-dir", str(run_dir), "--out", str(target),
+                                 "--overwrite", "--format", "torchscript"])
+    assert result.exit_code == 0, result.output
+    new = verify_export(target)
+    assert new["exported"] > old["exported"] and new["formats"] == ["torchscript"]
+    assert not (target / "onnx").exists()  # the old export is gone whole, not merged into
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no build or old folder left beside it
+    replaced = _files(target)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("league.rllib.export.write_formats", disk_full)
+    failed = runner.invoke(app, ["export", "main", "--run-dir", str(run_dir), "--out", str(target),
+                                 "--overwrite"])
+    assert failed.exit_code != 0
+    assert _files(target) == replaced and verify_export(target) == new
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+def test_add_opponent_refuses_ids_league_allocates_itself(tictactoe):
+    # Issue 20: --id main_v3 was overwritten by main's next snapshot, --id main-mirror broke every resume,
+    # and --id "" silently became ext_main.
+    from league.offline import open_ledger, run_store
+
+    run_dir, out, _ = tictactoe
+
+    def league_state():
+        with open_ledger(run_dir) as (info, ledger):
+            return sorted(p.player_id for p in ledger.players()), run_store(info, run_dir).ids()
+
+    before = league_state()
+    for bad in ("main_v3", "main_v1", "main-mirror", "random", "main", "", " ext"):
+        result = runner.invoke(app, ["add-opponent", str(out), "--run-dir", str(run_dir), "--id", bad])
+        assert result.exit_code == 2, (bad, result.output)
+        assert f"player id {bad!r}" in result.output and "<trainable>_v<K>" in result.output
+        assert "mirrors (<id>-mirror)" in result.output and len(result.output.strip().splitlines()) == 1
+    assert league_state() == before
+
+
+def _replace_and_resign(export: Path, name: str, content: bytes | None) -> None:
+    """Replace (None: remove) one file of an export and update opponent.json to match, as a forger would."""
+    from agents.opponent import sha256_file
+
+    manifest = export / "opponent.json"
+    info = json.loads(manifest.read_text())
+    if content is None:
+        (export / name).unlink()
+        del info["files"][name]
+    else:
+        (export / name).write_bytes(content)
+        info["files"][name] = sha256_file(export / name)
+    manifest.write_text(json.dumps(info))
+
+
+def test_a_torchscript_model_that_does_not_load_falls_back_to_onnx_else_exits_2(tictactoe, tmp_path, caplog):
+    # Issue 20: a TorchScript file that failed to load was a raw traceback, though the ONNX model was there.
+    from agents.opponent import load_opponent
+
+    _, out, _ = tictactoe
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    _replace_and_resign(copy, "torchscript/model.pt", b"not a TorchScript archive")
+    with caplog.at_level("WARNING", logger="agents.opponent"):
+        assert load_opponent(copy).backend == "onnx"
+    assert any("the torchscript model" in r.getMessage() and "does not load" in r.getMessage()
+               and "using its onnx model instead" in r.getMessage() for r in caplog.records)
+    played = runner.invoke(app, ["eval", str(copy), "random", "--games", "4", "--json"])
+    assert played.exit_code == 0, played.output
+    assert json.loads(played.stdout)["game"] == "tictactoe"
+
+    _replace_and_resign(copy, "onnx/model.onnx", None)
+    for args in (["eval", str(copy), "random", "--games", "2"], ["play", str(copy), "--seat", "1"]):
+        result = runner.invoke(app, args, env={"COLUMNS": "300"})
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+        assert f"the torchscript model '{copy / 'torchscript' / 'model.pt'}' does not load (" in result.output
+
+
+def test_add_opponent_with_weights_that_are_not_safetensors_exits_2_and_adds_nothing(tictactoe, tmp_path):
+    from league.offline import open_ledger
+
+    run_dir, out, _ = tictactoe
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    _replace_and_resign(copy, "weights.safetensors", b"\x80\x04 a pickle, say")
+    result = runner.invoke(app, ["add-opponent", str(copy), "--run-dir", str(run_dir), "--id", "forged"],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert f"'{copy / 'weights.safetensors'}' is not a safetensors weights file" in result.output
+    with open_ledger(run_dir) as (_, ledger):
+        assert "forged" not in {p.player_id for p in ledger.players()}
+
+
+def _is_pickle(data: bytes) -> bool:
+    """True when ``data`` reads as a whole pickle: opcodes from the first byte to a STOP, any protocol.
+
+    Protocol 2+ begins with PROTO (``b"\\x80"`` and the protocol byte); protocols 0 and 1 have no header,
+    so the opcodes themselves are the test. A file of another format fails on its first bytes.
+    """
+    import pickletools
+
+    try:
+        ops = [op.name for op, _, _ in pickletools.genops(data)]
+    except Exception:
+        return False
+    return bool(ops) and ops[-1] == "STOP"
+
+
+def _numpy_object_arrays(node: object, path: str = "") -> list[str]:
+    """Where a msgpack-numpy document holds an object array (msgpack-numpy pickles those)."""
+    if isinstance(node, dict):
+        if node.get(b"nd") is not None and node.get(b"kind") == b"O":
+            return [path]
+        return [hit for key, value in node.items() for hit in _numpy_object_arrays(value, f"{path}/{key!r}")]
+    if isinstance(node, (list, tuple)):
+        return [hit for i, value in enumerate(node) for hit in _numpy_object_arrays(value, f"{path}[{i}]")]
+    return []
+
+
+def test_no_file_of_an_export_is_a_pickle(connect_four):
+    # Issue 22: the RLlib checkpoint was cloudpickle (rllib/policy_state.pkl); it is RLlib's msgpack format now.
+    import pickle
+
+    import msgpack.fallback  # msgpack-numpy patches msgpack's own unpackb; the pure-Python one decodes raw
+
+    assert all(_is_pickle(pickle.dumps({"w": np.zeros(2)}, protocol=p)) for p in range(6))  # the check works
+    _, out, _ = connect_four
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert "rllib/policy_state.msgpck" in {str(p.relative_to(out)) for p in files}
+    for path in files:
+        assert path.suffix not in (".pkl", ".pickle"), path
+        assert not _is_pickle(path.read_bytes()), path
+    checkpoint = json.loads((out / "rllib" / "rllib_checkpoint.json").read_text())
+    assert checkpoint["format"] == "msgpack" and checkpoint["state_file"] == "policy_state.msgpck"
+    state = msgpack.fallback.unpackb((out / "rllib" / "policy_state.msgpck").read_bytes(), strict_map_key=False)
+    assert "weights" in state and _numpy_object_arrays(state) == []

@@ -31,13 +31,26 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 FLAKY = "flaky_connect_four"
 
 
-def flaky_connect_four(fail_rate: float, fail_log: str, **config):
-    """Connect Four whose ``step`` raises on ``fail_rate`` of moves, logging ``<pid> <time>`` per failure."""
+def flaky_connect_four(fail_rate: float, fail_log: str, kill_file: str | None = None, **config):
+    """Connect Four whose ``step`` raises on ``fail_rate`` of moves, logging ``<pid> <time>`` per failure.
+
+    With ``kill_file``: once that file exists and names this process's pid, the next move SIGKILLs
+    the process (as the OOM killer would), once: the file is renamed first. The test arms it at a
+    point it controls (between two iterations), so the kill always lands inside the next sampling.
+    """
     env = connect_four_v3.env(**config)
     rng = np.random.default_rng()
     step = env.step
 
     def flaky_step(action):
+        if kill_file is not None and os.path.exists(kill_file):
+            try:
+                armed = int(Path(kill_file).read_text())
+            except (OSError, ValueError):
+                armed = 0
+            if armed == os.getpid():
+                os.rename(kill_file, f"{kill_file}.fired")
+                os.kill(os.getpid(), signal.SIGKILL)
         if action is not None and rng.random() < fail_rate:
             with open(fail_log, "a") as log:
                 log.write(f"{os.getpid()} {time.time()}\n")
@@ -60,8 +73,10 @@ def flaky_game():
 
 def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_the_run(tmp_path, flaky_game):
     fail_log = tmp_path / "failures.log"
+    kill_file = tmp_path / "kill-runner"
     config = tiny_config(
-        tmp_path, game=flaky_game, iterations=4, env_config={"fail_rate": 0.01, "fail_log": str(fail_log)},
+        tmp_path, game=flaky_game, iterations=4,
+        env_config={"fail_rate": 0.01, "fail_log": str(fail_log), "kill_file": str(kill_file)},
         training={"train_batch_size": 2000}, resources={"num_env_runners": 2, "num_envs_per_env_runner": 4},
         evaluation={"games": 0}, ratings={"anchor_games": 0}, roster={"scripted": []})
     killed: dict[str, float] = {}
@@ -70,21 +85,15 @@ def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_th
         group = league.algorithm.env_runner_group
         pids = group.foreach_env_runner(lambda runner: os.getpid(), local_env_runner=False)
 
-        def kill_during_sampling() -> None:
-            time.sleep(1.0)
-            killed["time"] = time.time()
-            os.kill(pids[0], signal.SIGKILL)  # the first remote runner's process, as the OOM killer would
-
-        killer: list[threading.Thread] = []
-
         def on_iteration(report) -> None:
             if report.iteration == 1:
+                # Armed between iterations: the first remote runner kills itself at its first move of
+                # iteration 2's sampling, whatever the timing (a sleep-based kill could land after the run).
                 killed["drained"] = time.time()
-                killer.append(threading.Thread(target=kill_during_sampling))
-                killer[0].start()
+                kill_file.write_text(str(pids[0]))
 
         reports = league.run(on_iteration=on_iteration)
-        killer[0].join()
+        assert Path(f"{kill_file}.fired").exists() and not kill_file.exists()
         assert [r.iteration for r in reports] == [1, 2, 3, 4]
         assert league.env_runner_restarts == 1
         assert sum(r.env_runner_restarts for r in reports) == 1

@@ -14,7 +14,8 @@ from league.cli.errors import reports_errors
 @reports_errors
 def add_opponent(
     out: Annotated[Path, typer.Argument(help="An export folder (from `league export`, this run or another).")],
-    run_dir: Annotated[Path, typer.Option(help="The league's run folder.")],
+    run_dir: Annotated[Path, typer.Option(
+        envvar="LEAGUE_RUN_DIR", help="The league's run folder.")],
     player_id: Annotated[Optional[str], typer.Option("--id", help="Its id in the league (default ext_<id>).")] = None,
 ) -> None:
     """Add an exported agent to a league as a frozen, rated member (a running league adopts it next iteration)."""

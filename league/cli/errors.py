@@ -7,6 +7,7 @@ from typing import Any, Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from league.errors import LeagueError
 
@@ -25,7 +26,7 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except LeagueError as e:
-            _stderr.print(f"[bold red]error:[/] {e}", markup=True)
+            _stderr.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)  # the message is text, not markup
             raise typer.Exit(code=e.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -25,13 +25,14 @@ class ExportFormat(str, enum.Enum):
 @reports_errors
 def export(
     player_id: Annotated[str, typer.Argument(help="A trainable player or snapshot of the run.")],
-    run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
+    run_dir: Annotated[Path, typer.Option(envvar="LEAGUE_RUN_DIR", help="The run's folder.")],
     out: Annotated[Path, typer.Option(help="Folder to write the export to.")],
     format: Annotated[ExportFormat, typer.Option(
         "--format", help="Which format to write; all: every format of the player's framework (torch: rllib, "
         "torchscript, onnx; tf2: rllib, savedmodel, and onnx if tf2onnx is installed).")] = ExportFormat.ALL,
     opset: Annotated[int, typer.Option(min=7, help="ONNX opset version.")] = 17,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a League export at --out (never other files or the run folder).")] = False,
 ) -> None:
     """Export a player: RLlib checkpoint, TorchScript or SavedModel and ONNX models, weights and opponent.json."""
     from league.export import export_player

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -14,13 +14,16 @@ from league.cli.errors import reports_errors
 
 @reports_errors
 def status(
-    run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
+    run_dir: Annotated[Path, typer.Option(envvar="LEAGUE_RUN_DIR", help="The run's folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    redis_url: Annotated[Optional[str], typer.Option(
+        help="The run's Redis URL with its password (run.json keeps it redacted; or set LEAGUE_REDIS_URL "
+             "or REDIS_PASSWORD).")] = None,
 ) -> None:
     """Show a run's roster, games per player, matches and snapshots (read from its Redis)."""
     from league.status import read_status
 
-    data = read_status(run_dir)
+    data = read_status(run_dir, redis_url=redis_url)
     if as_json:
         print(json.dumps(data, indent=2))
         return

@@ -26,6 +26,7 @@ PROGRESS_FIELDS = (
     "env_restarts",         # sub-environments restarted after raising (their episodes dropped)
     "ledger_retries",       # ledger calls retried while Redis was unreachable
     "resumes",              # times the run was resumed from a checkpoint
+    "checkpoint",           # iteration of the newest checkpoint written (recorded once it is on disk)
 )
 
 

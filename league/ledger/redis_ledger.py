@@ -37,10 +37,11 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from league.errors import LedgerUnavailable
+from league.errors import LedgerAuthError, LedgerUnavailable
 from league.faults import kill_point
 from league.ledger.base import PROGRESS_FIELDS, Ledger, PairCounts, check_progress_fields
 from league.ratings import Rating
+from league.redact import PASSWORD_SOURCES, password_of, redact_text, redact_url
 from league.types import MatchId, MatchRecord, Outcome, PlayerId, PlayerRecord, Role, RunId, validate_id
 
 # KEYS[1] match key, KEYS[2] match list, KEYS[3] pair set, KEYS[4..] counter hashes;
@@ -128,6 +129,7 @@ def connect(url: str, *, timeout_s: float = 5.0) -> redis.Redis:
 
     Raises:
         LedgerUnavailable: if the server does not answer a PING.
+        LedgerAuthError: if it needs a password and none was given, or refused the one given.
     """
     try:
         client = redis.Redis.from_url(
@@ -138,9 +140,16 @@ def connect(url: str, *, timeout_s: float = 5.0) -> redis.Redis:
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
         client.ping()
+    except redis.AuthenticationError as e:
+        if password_of(url) is None:
+            raise LedgerAuthError(
+                f"Redis ledger at {redact_url(url)!r} needs a password: {PASSWORD_SOURCES}") from None
+        raise LedgerAuthError(f"Redis ledger at {redact_url(url)!r} refused the password "
+                              f"({redact_text(str(e), url)}): {PASSWORD_SOURCES}") from None
     except (redis.RedisError, OSError, ValueError) as e:
         raise LedgerUnavailable(
-            f"Redis ledger at {url!r} is unreachable ({e}); start the server or pass another --redis-url"
+            f"Redis ledger at {redact_url(url)!r} is unreachable ({redact_text(str(e), url)}); "
+            "start the server or pass another --redis-url"
         ) from e
     return client
 
@@ -183,11 +192,14 @@ class RedisLedger(Ledger):
             except _RETRYABLE as e:
                 if time.monotonic() + delay > deadline:
                     raise LedgerUnavailable(
-                        f"lost the Redis ledger at {self.url!r} while trying to {action} and it did not come "
-                        f"back within {self.retry_timeout_s:g} s ({e}); is the server still running?"
+                        f"lost the Redis ledger at {redact_url(self.url)!r} while trying to {action} and it "
+                        f"did not come back within {self.retry_timeout_s:g} s "
+                        f"({redact_text(str(e), self.url)}); "
+                        "is the server still running?"
                     ) from e
                 self.retries += 1
-                _log.warning("Redis ledger unreachable (%s); retrying %s in %.1f s", e, action, delay)
+                _log.warning("Redis ledger unreachable (%s); retrying %s in %.1f s",
+                             redact_text(str(e), self.url), action, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -459,6 +471,14 @@ class RedisLedger(Ledger):
             data = json.loads(item)
             out.append((int(data["iteration"]), {str(k): float(v) for k, v in data["values"].items()}))
         return out
+
+    def server(self) -> str:
+        """What serves the ledger, from Redis's ``INFO server``: e.g. ``"valkey 8.0.2"`` or ``"redis 6.2.12"``."""
+        info = self._call("read the server's INFO", lambda: self._client.info("server"))
+        name = info.get("server_name") or ("valkey" if "valkey_version" in info else "redis")
+        version = info.get("valkey_version") or info.get("redis_version", "unknown")
+        executable = info.get("executable")
+        return f"{name} {version}" + (f" ({executable})" if executable else "")
 
     def close(self) -> None:
         """Close the connection pool."""

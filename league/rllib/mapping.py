@@ -22,16 +22,12 @@ from collections import OrderedDict
 from typing import AbstractSet, Any, Sequence
 
 from league.matchmaking import Match, MatchPlan
+from league.player_ids import MIRROR_SUFFIX, mirror_id  # noqa: F401 - mirror_id re-exported
 from league.types import PlayerId
 
 #: Decisions kept per runner; only episodes still running need theirs.
 _CACHE_SIZE = 4096
-_MIRROR_SUFFIX = "-mirror"
-
-
-def mirror_id(player: PlayerId) -> str:
-    """The policy id under which a trainable ``player`` plays matches it does not learn from."""
-    return f"{player}{_MIRROR_SUFFIX}"
+_MIRROR_SUFFIX = MIRROR_SUFFIX
 
 
 def player_of(policy_id: str) -> PlayerId:

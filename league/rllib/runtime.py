@@ -37,8 +37,23 @@ def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
         include_dashboard=False,
         logging_level="ERROR",
         log_to_driver=True,
+        runtime_env=_quiet_workers(),
     )
+    # Ray's daemons (gcs_server, raylet, its agents, workers) are this process's descendants: the
+    # reaper ends any that outlive it (a SIGKILL of this process leaves the agents behind otherwise).
+    from league.reaper import reaper
+
+    reaper().watch_ray()
     return True
+
+
+def shutdown_ray() -> None:
+    """Shut down the Ray this process started (:func:`ensure_ray`), and stop the reaper watching it."""
+    from league.reaper import reaper
+
+    if ray.is_initialized():
+        ray.shutdown()
+    reaper().forget_ray()
 
 
 def _runtime_env() -> dict | None:
@@ -46,12 +61,24 @@ def _runtime_env() -> dict | None:
 
     Workers of a local Ray inherit the driver's environment; a cluster's do not.
     ``TF_USE_LEGACY_KERAS`` (see :func:`agents.use_legacy_keras`) must be set before
-    a worker imports RLlib, which imports TensorFlow, so it travels with the job.
+    a worker imports RLlib, which imports TensorFlow, so it travels with the job; so do
+    the log levels and the setup hook that keep its start-up notices quiet (:mod:`league.quiet`).
     """
     from agents import LEGACY_KERAS_ENV
+    from league.quiet import LOG_LEVEL_ENV, QUIET_ENV
 
-    value = os.environ.get(LEGACY_KERAS_ENV)
-    return {"env_vars": {LEGACY_KERAS_ENV: value}} if value is not None else None
+    names = [LEGACY_KERAS_ENV, QUIET_ENV, *LOG_LEVEL_ENV]
+    env_vars = {name: os.environ[name] for name in names if name in os.environ}
+    runtime_env: dict = {"env_vars": env_vars} if env_vars else {}
+    return {**runtime_env, **(_quiet_workers() or {})} or None
+
+
+def _quiet_workers() -> dict | None:
+    """The worker setup hook that keeps third-party start-up notices out of the driver's terminal,
+    when the driver keeps them out of its own (:func:`league.quiet.quiet_third_party`; not ``--verbose``)."""
+    from league.quiet import QUIET_ENV, WORKER_SETUP_HOOK
+
+    return {"worker_process_setup_hook": WORKER_SETUP_HOOK} if os.environ.get(QUIET_ENV) == "1" else None
 
 
 def _forget_previous_job() -> None:

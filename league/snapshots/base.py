@@ -71,11 +71,20 @@ class SnapshotStore(abc.ABC):
 
     @abc.abstractmethod
     def put(self, info: SnapshotInfo, weights: Mapping[str, np.ndarray], *,
-            progress: Progress | None = None) -> SnapshotManifest:
+            progress: Progress | None = None, replace: bool = False) -> SnapshotManifest:
         """Store a snapshot atomically and return its manifest.
+
+        Args:
+            info: The snapshot's description.
+            weights: Its weights.
+            progress: Called as the weights are written.
+            replace: Overwrite a snapshot already stored under the id (a trainable
+                player's latest weights); its unusable mark, which condemned the old
+                weights, goes with them. Without it an existing id is refused.
 
         Raises:
             InvalidIdError: if ``info.player_id`` is not a safe id.
+            SnapshotExists: if the id is stored and ``replace`` is not set (nothing is written).
             SnapshotStoreUnavailable: if the store cannot be written (nothing is left behind).
         """
 

@@ -4,7 +4,8 @@ Layout under the store's root, one folder per snapshot id::
 
     <root>/<id>/weights.safetensors   the weights (safetensors: tensors only, no code)
     <root>/<id>/manifest.json         SnapshotManifest, with the weights' sha256
-    <root>/<id>/UNUSABLE.json         present only if the snapshot failed verification
+    <root>/<id>/UNUSABLE.json         present only if the snapshot failed verification (removed when
+                                      ``put(..., replace=True)`` writes new weights under the id)
 
 Atomic writes: on a local folder each object is written to a hidden temporary
 file in the same folder, fsynced and renamed over the final name. On S3 each
@@ -32,7 +33,13 @@ import numpy as np
 from safetensors.numpy import load as safetensors_load
 from safetensors.numpy import save as safetensors_save
 
-from league.errors import LeagueError, SnapshotCorrupt, SnapshotNotFound, SnapshotStoreUnavailable
+from league.errors import (
+    LeagueError,
+    SnapshotCorrupt,
+    SnapshotExists,
+    SnapshotNotFound,
+    SnapshotStoreUnavailable,
+)
 from league.snapshots.base import Progress, Snapshot, SnapshotInfo, SnapshotStore
 from league.snapshots.manifest import SnapshotManifest
 from league.types import PlayerId, validate_id
@@ -147,9 +154,16 @@ class FsspecSnapshotStore(SnapshotStore):
                     handle.write(chunk)
 
     def put(self, info: SnapshotInfo, weights: Mapping[str, np.ndarray], *,
-            progress: Progress | None = None) -> SnapshotManifest:
-        """Store a snapshot: the weights, then the manifest naming their sha256."""
+            progress: Progress | None = None, replace: bool = False) -> SnapshotManifest:
+        """Store a snapshot: the weights, then the manifest with their sha256 (see ``SnapshotStore.put``)."""
         validate_id(info.player_id, kind="snapshot id")
+        if not replace:
+            with self._guard(f"check snapshot {info.player_id!r}"):
+                self._invalidate()
+                exists = self._fs.exists(self._path(info.player_id, MANIFEST_FILE))
+            if exists:
+                raise SnapshotExists(f"snapshot {info.player_id!r} is already in store {self.uri!r}; "
+                                     "a stored snapshot is never overwritten")
         blob = encode_weights(weights)
         manifest = SnapshotManifest.model_validate({
             "player_id": info.player_id, "role": info.role, "parent": info.parent,
@@ -173,6 +187,9 @@ class FsspecSnapshotStore(SnapshotStore):
         with self._guard(f"write snapshot {info.player_id!r}"):
             self._write(self._path(info.player_id, WEIGHTS_FILE), reporting(_chunks(blob, self._chunk_bytes)))
             self._write(self._path(info.player_id, MANIFEST_FILE), [manifest.to_json().encode()])
+            if replace:  # the mark condemned the weights just replaced, not these
+                with contextlib.suppress(FileNotFoundError):
+                    self._fs.rm_file(self._path(info.player_id, UNUSABLE_FILE))
             self._invalidate()
         return manifest
 
@@ -229,7 +246,7 @@ class FsspecSnapshotStore(SnapshotStore):
     # -- marking and removing ------------------------------------------------------
 
     def mark_unusable(self, snapshot_id: PlayerId, reason: str) -> None:
-        """Write the snapshot's ``UNUSABLE.json`` (kept until the snapshot is deleted)."""
+        """Write the snapshot's ``UNUSABLE.json`` (kept until the snapshot is deleted or replaced)."""
         data = json.dumps({"snapshot": snapshot_id, "reason": reason, "marked": time.time()}).encode()
         with self._guard(f"mark snapshot {snapshot_id!r} unusable"):
             self._write(self._path(snapshot_id, UNUSABLE_FILE), [data])

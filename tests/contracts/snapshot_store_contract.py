@@ -14,7 +14,13 @@ import re
 import numpy as np
 import pytest
 
-from league.errors import InvalidIdError, SnapshotCorrupt, SnapshotNotFound, SnapshotStoreUnavailable
+from league.errors import (
+    InvalidIdError,
+    SnapshotCorrupt,
+    SnapshotExists,
+    SnapshotNotFound,
+    SnapshotStoreUnavailable,
+)
 from league.snapshots.base import SnapshotInfo, SnapshotStore
 from league.snapshots.manifest import RatingAtFreeze
 from league.types import PlayerId
@@ -95,6 +101,30 @@ class SnapshotStoreContract:
         with pytest.raises(SnapshotCorrupt, match=r"manifest.json is not valid.*weights_sha256"):
             store.load(PlayerId("main_v1"))
         assert PlayerId("main_v1") in store.unusable()
+
+    def test_a_stored_snapshot_is_never_overwritten_unasked(self, store: SnapshotStore):
+        # Issue 20: an outside player under main_v3 was overwritten by main's next snapshot.
+        kept = weights(6)
+        manifest = store.put(info(), kept)
+        with pytest.raises(SnapshotExists, match=re.escape("snapshot 'main_v1' is already in store")):
+            store.put(info(iteration=9), weights(7))
+        assert store.manifest(PlayerId("main_v1")) == manifest
+        assert all(np.array_equal(store.load(PlayerId("main_v1")).weights[k], kept[k]) for k in kept)
+
+    def test_replacing_a_snapshot_clears_the_unusable_mark_of_the_weights_it_replaces(self, store: SnapshotStore,
+                                                                                       corrupt):
+        # Issue 20: a stale UNUSABLE.json under players/<id> blocked every later export of that player.
+        store.put(info("main"), weights(8))
+        corrupt(store, "main", "weights.safetensors", b"damaged")
+        with pytest.raises(SnapshotCorrupt):
+            store.load(PlayerId("main"))
+        assert PlayerId("main") in store.unusable()
+        fresh = weights(9)
+        store.put(info("main", iteration=4), fresh, replace=True)
+        assert store.unusable() == {}
+        loaded = store.load(PlayerId("main"))
+        assert loaded.manifest.iteration == 4
+        assert all(np.array_equal(loaded.weights[k], fresh[k]) for k in fresh)
 
     @pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", "", "x" * 200, "s3://bucket"])
     def test_ids_outside_the_allowlist_never_become_paths(self, store: SnapshotStore, bad: str, objects):

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from league.errors import LedgerUnavailable
+from league.errors import LedgerUnavailable, SnapshotCorrupt
 from league.manager import MAIN, League, LeagueManager
 from league.payoff import payoff_from_matches
 from league.ratings import compute_ratings
-from league.rllib.algorithm import weights_everywhere
+from league.rllib.algorithm import current_weights, weights_everywhere
 from league.rllib.mapping import mirror_id
 from league.types import PlayerId, Role
 from tests.conftest import tiny_config
@@ -152,3 +152,36 @@ def test_stopping_the_embedded_redis_mid_run_is_a_clear_error_not_a_hang(tmp_pat
             manager.step()
         assert time.monotonic() - start < 60
         manager._embedded = None  # already gone
+
+
+def test_a_snapshot_never_overwrites_a_store_entry_and_takes_the_next_free_version(tmp_path):
+    # Issue 20: an id written behind the manager's back (here main_v1) was overwritten by main's next snapshot.
+    config = tiny_config(tmp_path, game="tictactoe", roster=MAIN_ONLY, evaluation={"games": 0})
+    with LeagueManager(config) as manager:
+        outsider = {k: np.full_like(v, 0.5) for k, v in current_weights(manager.algorithm, MAIN).items()}
+        manager.store.put(manager._snapshot_info(PlayerId("main_v1"), Role.SNAPSHOT, None), outsider)
+        first = manager.snapshot()
+        second = manager.snapshot()
+        assert (first.player_id, second.player_id) == ("main_v2", "main_v3")
+        assert _same(manager.store.load(PlayerId("main_v1")).weights, outsider)
+        assert _same(manager.store.load(first.player_id).weights, current_weights(manager.algorithm, MAIN))
+        assert manager.snapshots == ["main_v2", "main_v3"]
+
+
+def test_writing_a_players_weights_clears_its_stale_unusable_mark(tmp_path):
+    # Issue 20: a stale UNUSABLE.json under players/<id> blocked every later export of the player.
+    from typer.testing import CliRunner
+
+    from league.cli import app
+
+    config = tiny_config(tmp_path, game="tictactoe", roster=MAIN_ONLY, evaluation={"games": 0})
+    with LeagueManager(config) as manager:
+        manager.save_players()
+        manager.players_store.mark_unusable(MAIN, "checksum mismatch (an earlier iteration's weights)")
+        with pytest.raises(SnapshotCorrupt, match="marked unusable"):
+            manager.players_store.load(MAIN)
+        manager.save_players()  # what every later iteration does
+        assert _same(manager.players_store.load(MAIN).weights, current_weights(manager.algorithm, MAIN))
+    result = CliRunner().invoke(app, ["export", "main", "--run-dir", str(config.run_dir), "--out",
+                                      str(tmp_path / "export"), "--format", "torchscript"])
+    assert result.exit_code == 0, result.output

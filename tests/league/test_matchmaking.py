@@ -213,6 +213,34 @@ def test_matchmaker_is_loaded_by_import_path_and_bad_paths_are_config_errors():
         load_config(None, {"matchmaking": {"matchmaker": "not a path"}})
 
 
+def test_a_custom_matchmaker_import_lets_no_file_in_the_current_folder_shadow_an_installed_module(
+        tmp_path, monkeypatch):
+    import sys
+
+    installed, cwd = tmp_path / "site", tmp_path / "work"
+    installed.mkdir()
+    cwd.mkdir()
+    (installed / "league_shadow_probe.py").write_text("WHERE = 'installed'\n")
+    (cwd / "league_shadow_probe.py").write_text("WHERE = 'current folder'\n")
+    (cwd / "my_matchmaker.py").write_text(
+        "from league import Matchmaker\n\n"
+        "class Mine(Matchmaker):\n"
+        "    def opponents(self, learner, league):\n"
+        "        return {learner.player_id: 1.0}\n")
+    monkeypatch.syspath_prepend(str(installed))  # restores sys.path afterwards
+    monkeypatch.chdir(cwd)
+    try:
+        loaded = load_matchmaker("my_matchmaker:Mine", None)
+        assert type(loaded).__name__ == "Mine"  # the current folder is still importable...
+        import league_shadow_probe
+
+        assert league_shadow_probe.WHERE == "installed"  # ...but after everything installed, not first
+        assert sys.path.index(str(cwd)) > sys.path.index(str(installed))
+    finally:
+        for name in ("league_shadow_probe", "my_matchmaker"):
+            sys.modules.pop(name, None)
+
+
 def test_self_play_can_train_only_the_learners_own_seat():
     plan = MatchPlan((LearnerPlan(MAIN, ((MAIN,),), (1.0,)),), (1.0,), 0, 1)
     both = MatchMapping(plan, ["player_0", "player_1"], {MAIN})
@@ -236,3 +264,13 @@ def test_nash_matchmaker_plays_the_meta_game_nash_of_the_snapshots_present():
     plan = make_plan(NashMatchmaker(), league, num_seats=2, seed=0)
     assert dict(zip(plan.learners[0].lineups, plan.learners[0].probabilities)) == pytest.approx(
         {("main_v1",): 0.25, ("main_v2",): 0.75})
+
+
+def test_a_matchmaker_module_that_raises_on_import_is_a_config_error(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "raising_mm.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(ConfigError, match=re.escape("importing 'raising_mm' raised RuntimeError: boom at import")):
+        load_matchmaker("raising_mm:Anything", None)

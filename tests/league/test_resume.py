@@ -17,6 +17,7 @@ from league.manager import MAIN, LeagueManager
 from league.offline import prune_run
 from league.ratings import compute_ratings
 from league.rllib.algorithm import checkpoint_state, weights_everywhere
+from league.run_dir import RunInfo
 from league.types import Role
 from tests.conftest import tiny_config
 
@@ -120,10 +121,12 @@ def test_resume_cli_refuses_config_changes_and_missing_runs(tmp_path):
     missing = runner.invoke(app, ["run", "--resume", "--run-dir", str(tmp_path / "nothing")])
     assert missing.exit_code == 2
     assert "no League run in" in missing.output and "run.json not found" in missing.output
+    RunInfo("run-x", "connect_four", None, 1.0, {"game": "connect_four"}).write(tmp_path)
     changed = runner.invoke(app, ["run", "--resume", "--run-dir", str(tmp_path), "--game", "tictactoe"],
                             env={"COLUMNS": "300"})
     assert changed.exit_code == 2
-    assert re.search(r"drop --game \(only --iterations, --num-env-runners and --address may change\)", changed.output)
+    assert re.search(r"changes game 'connect_four' -> 'tictactoe' \(--game\) \(only --iterations, "
+                     r"--num-env-runners and --address may change", changed.output)
     both = runner.invoke(app, ["run", "--resume", "--overwrite", "--run-dir", str(tmp_path)], env={"COLUMNS": "300"})
     assert both.exit_code == 2 and "pass one of them" in both.output
 
@@ -171,3 +174,76 @@ def test_a_failed_step_must_be_resumed_not_stepped_again(tmp_path):
     with LeagueManager.resume(config.run_dir, iterations=2) as resumed:
         assert resumed.iteration == 1
     assert json.loads((config.run_dir / "run.json").read_text())["config"]["iterations"] == 2
+
+
+def test_a_deleted_snapshot_folder_is_reported_and_marked_unusable_not_dropped(tmp_path, caplog):
+    config = tiny_config(tmp_path, game="tictactoe", iterations=2, evaluation={"games": 0},
+                         roster={"main_exploiters": 0, "league_exploiters": 0, "scripted": []})
+    with LeagueManager(config) as manager:
+        manager.run()
+    assert {"main_v1", "main_v2"} <= {p.player_id for p in manager.players}
+    shutil.rmtree(config.run_dir / "snapshots" / "main_v1")  # behind League's back
+
+    with caplog.at_level("WARNING", logger="league.manager"):
+        with LeagueManager.resume(config.run_dir) as resumed:
+            assert "main_v1" in {p.player_id for p in resumed.players}  # still on the roster...
+            assert "main_v1" not in resumed.frozen  # ...but never played
+            assert "main_v2" in resumed.frozen
+    assert any("'main_v1' is missing from the snapshot store" in r.getMessage() for r in caplog.records)
+    result = CliRunner().invoke(app, ["status", "--run-dir", str(config.run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert "main_v1" in {p["id"] for p in status["players"]}
+    assert "missing from the snapshot store" in status["unusable"]["main_v1"]
+
+
+def _fingerprint(manager_or_dir) -> dict:
+    """The run's ledger matches, store snapshots and each snapshot's weights digest, read offline."""
+    import hashlib
+
+    from league.offline import open_ledger, run_store
+
+    run_dir = manager_or_dir
+    with open_ledger(run_dir) as (info, ledger):
+        matches = ledger.match_count()
+        progress = ledger.progress()
+    store = run_store(info, run_dir)
+    digests = {}
+    for snapshot in sorted(store.ids()):
+        folder = run_dir / "snapshots" / snapshot
+        digests[snapshot] = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.rglob("*"))
+                                                    if p.is_file())).hexdigest()
+    return {"matches": matches, "iteration": progress["iteration"], "snapshots": digests}
+
+
+def test_a_resume_whose_checkpoints_are_gone_or_damaged_is_refused_with_nothing_changed(tmp_path):
+    """Issue 20, hole 1: a resume with no verified checkpoint truncated the ledger and overwrote snapshots."""
+    config = tiny_config(tmp_path, game="tictactoe", iterations=2)
+    with LeagueManager(config) as manager:
+        manager.run()
+    run_dir = config.run_dir
+    before = _fingerprint(run_dir)
+    assert before["matches"] > 0 and before["snapshots"] and before["iteration"] == 2
+
+    # The newest checkpoint damaged: an older one verifies, but the run committed iteration 2 after it.
+    newest = sorted((run_dir / "checkpoints").glob("iter-*"))[-1]
+    (newest / "state.json").write_text("{}")
+    for attempt in range(2):  # the first attempt sets the damaged one aside; the second must refuse as well
+        with pytest.raises(RunDirError, match=re.escape("Nothing was changed")) as refused:
+            LeagueManager.resume(run_dir, iterations=3)
+        assert "checkpoint iteration 2" in str(refused.value) and "--from-scratch" in str(refused.value)
+        assert _fingerprint(run_dir) == before
+
+    # Every checkpoint deleted, as in the issue.
+    for folder in (run_dir / "checkpoints").iterdir():
+        shutil.rmtree(folder)
+    result = CliRunner().invoke(app, ["run", "--resume", "--run-dir", str(run_dir), "--iterations", "3"])
+    assert result.exit_code == 2, result.output
+    assert "no checkpoint that verifies" in result.output and "Nothing was changed" in result.output
+    assert _fingerprint(run_dir) == before
+
+    # The explicit way on: start over from iteration 0 with the run's own configuration.
+    with LeagueManager.resume(run_dir, iterations=1, from_scratch=True) as fresh:
+        assert fresh.iteration == 0 and fresh.ledger.match_count() == 0 and fresh.snapshots == []
+        fresh.run()
+        assert fresh.iteration == 1
