@@ -14,6 +14,8 @@ Version history of the built-in games (League name: PettingZoo id):
       ``rps``: ``rps_v2`` (simultaneous moves, 15 rounds by default).
     * v2: ``openspiel:<game>``: any two-player turn-based game pyspiel loads
       (:mod:`envs.openspiel`), built on first use.
+    * v3: ``package.module:factory``: your own PettingZoo AEC or parallel env
+      (:mod:`envs.imported`), checked with PettingZoo's API test on first use.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ _REGISTRY: dict[str, GameSpec] = {}
 REGISTRY: Mapping[str, GameSpec] = MappingProxyType(_REGISTRY)
 #: Specs of the ``openspiel:<game>`` names used so far (built on demand, not listed by :func:`available`).
 _OPENSPIEL: dict[str, GameSpec] = {}
+#: Specs of the ``package.module:factory`` names used so far (imported and API-tested on first use).
+_IMPORTED: dict[str, GameSpec] = {}
 
 
 def register(spec: GameSpec, *, overwrite: bool = False) -> None:
@@ -109,23 +113,35 @@ def get_spec(name: str) -> GameSpec:
     """The spec registered under ``name``.
 
     ``openspiel:<game string>`` names any two-player turn-based OpenSpiel game
-    (see :mod:`envs.openspiel`); its spec is built on first use and cached
-    (:func:`available` lists registered games only).
+    (see :mod:`envs.openspiel`), and ``package.module:factory`` a callable that
+    returns a PettingZoo AEC or parallel env (see :mod:`envs.imported`); their
+    specs are built on first use and cached (:func:`available` lists registered
+    games only).
 
     Raises:
-        UnknownGameError: naming the game and listing the available ones.
+        UnknownGameError: naming the game and listing the available ones, or
+            saying why an import-path game cannot be used (its module does not
+            import, PettingZoo's API test fails, its spaces do not fit).
     """
     register_builtin_games()
     if name not in _REGISTRY and name.startswith("openspiel:"):
         if name not in _OPENSPIEL:
             _OPENSPIEL[name] = openspiel_spec(name)
         return _OPENSPIEL[name]
+    if name not in _REGISTRY:
+        from envs.imported import imported_spec, is_import_path
+
+        if is_import_path(name):
+            if name not in _IMPORTED:
+                _IMPORTED[name] = imported_spec(name)
+            return _IMPORTED[name]
     try:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownGameError(
             f"unknown game {name!r}; available games: {', '.join(available())}, "
-            "or openspiel:<game> for a two-player turn-based OpenSpiel game"
+            "or openspiel:<game> for a two-player turn-based OpenSpiel game, "
+            "or package.module:factory for your own PettingZoo env"
         ) from None
 
 
@@ -190,7 +206,9 @@ def register_with_ray(name: str) -> str:
     """Register game ``name`` with Ray's env registry and return the Ray name.
 
     The env creator carries the game's spec itself, so env runners in other
-    processes (or on other nodes) build games registered only in the driver.
+    processes (or on other nodes) build games registered only in the driver;
+    an import-path game's spec carries its import path, and each runner
+    imports the module itself (:class:`envs.imported.ImportedFactory`).
     """
     from ray.tune.registry import register_env
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from league.errors import ConfigError, UnknownGameError, UsageError
+from league.redact import redact_url
 from league.types import PfspWeighting, Role
 
 
@@ -28,22 +29,63 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class TrainingConfig(_Section):
-    """PPO settings for the trainable players (RLlib old API stack)."""
+#: League's values of PPO's settings that ``[training]`` leaves unset (tuned on Connect Four, docs/benchmarks.md;
+#: the KL penalty's are RLlib's defaults). APPO and IMPALA keep RLlib's own defaults for the ones they have.
+PPO_DEFAULTS: dict[str, Any] = {"minibatch_size": 256, "num_epochs": 8, "lambda_": 0.95, "clip_param": 0.2,
+                                "kl_coeff": 0.2, "kl_target": 0.01}
 
+#: Which of the algorithm-specific ``[training]`` fields each algorithm has, and why the others have no meaning.
+ALGORITHM_FIELDS: dict[str, frozenset[str]] = {
+    "PPO": frozenset(PPO_DEFAULTS),
+    "APPO": frozenset({"num_epochs", "clip_param", "kl_coeff", "kl_target"}),
+    "IMPALA": frozenset({"num_epochs"}),
+}
+_WHY_NOT = {
+    "minibatch_size": "RLlib's old-stack {algorithm} learner updates on whole train batches",
+    "lambda_": "{algorithm} estimates returns with V-trace, which has no GAE lambda",
+    "clip_param": "{algorithm} has no PPO surrogate clip (APPO has)",
+    "kl_coeff": "{algorithm} has no KL penalty (PPO and APPO have)",
+    "kl_target": "{algorithm} has no KL penalty (PPO and APPO have)",
+}
+
+#: ``[training.rllib]`` keys League sets itself, with the field to use instead.
+LEAGUE_OWNED_RLLIB_KEYS: dict[str, str] = {
+    **{name: f"training.{name}" for name in (
+        "train_batch_size", "lr", "gamma", "entropy_coeff", "vf_loss_coeff", *PPO_DEFAULTS)},
+    "train_batch_size_per_learner": "training.train_batch_size",
+    "model": "training.hiddens and training.activation (League's action-masking model)",
+}
+
+
+class TrainingConfig(_Section):
+    """Settings of the trainable players' RL algorithm (PPO, APPO or IMPALA; RLlib old API stack)."""
+
+    algorithm: Literal["PPO", "APPO", "IMPALA"] = Field(
+        "PPO", description="RLlib algorithm that trains the players: 'PPO', 'APPO' (asynchronous PPO with V-trace "
+        "and a target network) or 'IMPALA' (V-trace actor-critic), each on RLlib's old API stack.")
     train_batch_size: int = Field(
-        12000, ge=64, description="Env steps per PPO update, shared by every trainable player's matches (12000: "
+        12000, ge=64, description="Env steps per update, shared by every trainable player's matches (12000: "
         "about 4000 per player in the default three-role league; docs/benchmarks.md).")
-    minibatch_size: int = Field(256, ge=8, description="SGD minibatch size.")
-    num_epochs: int = Field(8, ge=1, description="Passes over each train batch.")
+    minibatch_size: int | None = Field(
+        None, ge=8, description="SGD minibatch size (PPO only; unset: 256).")
+    num_epochs: int | None = Field(
+        None, ge=1, description="Passes over each train batch (unset: 8 for PPO, RLlib's 1 for APPO and IMPALA).")
     lr: float = Field(5e-4, gt=0, lt=1, description="Adam learning rate.")
     gamma: float = Field(0.99, gt=0, le=1, description="Discount factor.")
-    lambda_: float = Field(0.95, ge=0, le=1, description="GAE lambda.")
-    clip_param: float = Field(0.2, gt=0, description="PPO clip range.")
+    lambda_: float | None = Field(None, ge=0, le=1, description="GAE lambda (PPO only; unset: 0.95).")
+    clip_param: float | None = Field(
+        None, gt=0, description="Surrogate clip range (PPO and APPO; unset: 0.2 for PPO, RLlib's 0.4 for APPO).")
     entropy_coeff: float = Field(0.01, ge=0, description="Entropy bonus weight.")
     vf_loss_coeff: float = Field(0.5, ge=0, description="Value loss weight.")
-    kl_coeff: float = Field(0.2, ge=0, description="Initial weight of PPO's adaptive KL penalty (RLlib's default).")
-    kl_target: float = Field(0.01, gt=0, description="KL divergence per update the penalty steers to.")
+    kl_coeff: float | None = Field(
+        None, ge=0, description="Initial weight of the adaptive KL penalty (PPO and APPO, where it needs "
+        "training.rllib.use_kl_loss = true; unset: RLlib's defaults, 0.2 for PPO and 1.0 for APPO).")
+    kl_target: float | None = Field(
+        None, gt=0, description="KL divergence per update the penalty steers to (PPO and APPO; unset: 0.01).")
+    rllib: dict[str, Any] = Field(
+        default_factory=dict, description="Further keyword arguments of the algorithm config's training() "
+        "(RLlib's names, e.g. grad_clip, lr_schedule, vf_clip_param); each is checked against the chosen "
+        "algorithm's settings before the run starts.")
     hiddens: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP layer widths.")
     activation: Literal["tanh", "relu"] = Field(
         "tanh", description="Activation of the MLP's hidden layers: 'tanh' or 'relu' (docs/benchmarks.md "
@@ -65,6 +107,16 @@ class TrainingConfig(_Section):
                                  "pip install 'league[tf]'")
         return value
 
+    @model_validator(mode="after")
+    def _minibatch_fits_the_batch(self) -> "TrainingConfig":
+        # RLlib's PPO refuses this only when the Algorithm is built, after the run folder exists.
+        minibatch = self.minibatch_size if self.minibatch_size is not None else PPO_DEFAULTS["minibatch_size"]
+        if self.algorithm == "PPO" and minibatch > self.train_batch_size:
+            raise ValueError(f"minibatch_size={minibatch} is larger than train_batch_size="
+                             f"{self.train_batch_size}: expected training.minibatch_size <= "
+                             "training.train_batch_size (each PPO epoch splits the train batch into minibatches)")
+        return self
+
     def custom_model_config(self) -> dict[str, Any]:
         """The ``custom_model_config`` of League's action-masking model for these settings.
 
@@ -73,6 +125,44 @@ class TrainingConfig(_Section):
             {'hiddens': [64], 'activation': 'tanh'}
         """
         return {"hiddens": list(self.hiddens), "activation": self.activation}
+
+    @model_validator(mode="after")
+    def _fields_the_algorithm_has(self) -> "TrainingConfig":
+        problems = []
+        for name in sorted(set(PPO_DEFAULTS) - ALGORITHM_FIELDS[self.algorithm]):
+            value = getattr(self, name)
+            if value is not None:
+                why = _WHY_NOT[name].format(algorithm=self.algorithm)
+                problems.append(f"{name}={value!r} is not a setting of {self.algorithm} ({why}): remove it")
+        for key in sorted(self.rllib):
+            if key in LEAGUE_OWNED_RLLIB_KEYS:
+                problems.append(f"rllib.{key}: League sets it from {LEAGUE_OWNED_RLLIB_KEYS[key]}; set that instead")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def algorithm_training_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of RLlib's ``AlgorithmConfig.training()`` these settings ask for (no ``model``).
+
+        Settings the algorithm shares with every other are always passed; PPO's
+        own ones unset here are League's :data:`PPO_DEFAULTS` for PPO and left
+        to RLlib's defaults for APPO and IMPALA; ``rllib`` comes last.
+
+        Example:
+            >>> TrainingConfig(minibatch_size=64).algorithm_training_kwargs()["minibatch_size"]
+            64
+            >>> "num_epochs" in TrainingConfig(algorithm="IMPALA").algorithm_training_kwargs()
+            False
+        """
+        kwargs: dict[str, Any] = {"train_batch_size": self.train_batch_size, "lr": self.lr, "gamma": self.gamma,
+                                  "entropy_coeff": self.entropy_coeff, "vf_loss_coeff": self.vf_loss_coeff}
+        for name in sorted(ALGORITHM_FIELDS[self.algorithm]):
+            value = getattr(self, name)
+            if value is None and self.algorithm == "PPO":
+                value = PPO_DEFAULTS[name]
+            if value is not None:
+                kwargs[name] = value
+        return {**kwargs, **self.rllib}
 
 
 class ResourcesConfig(_Section):
@@ -327,10 +417,16 @@ class LedgerConfig(_Section):
     write_batch: int = Field(1000, ge=1, description="Match records per Redis pipeline.")
 
 
+#: Validation context key: the config is a stored run's (``run.json``), whose import-path game was checked
+#: when the run started and is imported only by what builds the game.
+STORED_RUN = "stored_run"
+
+
 class LeagueConfig(_Section):
     """Everything a League run needs; loadable from TOML, overridable by CLI flags."""
 
-    game: str = Field("connect_four", description="Registered game name (see `league envs`).")
+    game: str = Field("connect_four", description="Registered game name (see `league envs`), or "
+                      "package.module:factory for a callable returning a PettingZoo AEC or parallel env.")
     env_config: dict[str, Any] = Field(default_factory=dict, description="Keyword config for the game.")
     iterations: int = Field(30, ge=1, description="League iterations to run.")
     seed: int = Field(0, ge=0, description="Run seed: matchmaking, evaluation and RLlib.")
@@ -354,9 +450,12 @@ class LeagueConfig(_Section):
 
     @field_validator("game")
     @classmethod
-    def _known_game(cls, value: str) -> str:
+    def _known_game(cls, value: str, info: ValidationInfo) -> str:
         import envs
+        from envs.imported import is_import_path
 
+        if is_import_path(value) and (info.context or {}).get(STORED_RUN):
+            return value  # a stored run's own game: `league status` and the like need not import it
         try:
             envs.get_spec(value)
         except UnknownGameError as e:
@@ -409,17 +508,88 @@ class LeagueConfig(_Section):
         return value
 
 
-def _format_errors(error: ValidationError, source: str) -> str:
-    parts = []
+def _leaves(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths of the non-table values in ``tree``."""
+    paths: list[tuple[str, ...]] = []
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            paths.extend(_leaves(value, (*prefix, key)))
+        else:
+            paths.append((*prefix, key))
+    return paths
+
+
+def _sources(loc: tuple[Any, ...], overrides: Mapping[str, Any], base: Mapping[str, Any], base_source: str,
+             flags: Mapping[str, str] | None) -> list[str]:
+    """Where the value an error is about came from: the flags that set it, else ``base_source`` (the file).
+
+    A value set by a flag is blamed on the flag (``--iterations``), never on
+    the file; an error about a whole table (a cross-field check) names every
+    flag that set something in it, and the file if the file has the table.
+    """
+    def flag(path: tuple[str, ...]) -> str:
+        dotted = ".".join(path)
+        if flags is None:
+            return "command line"
+        return flags.get(dotted) or f"--{path[-1].replace('_', '-')}"
+
+    path = tuple(str(p) for p in loc)
+    node: Any = overrides
+    for depth, key in enumerate(path):
+        if not isinstance(node, Mapping) or key not in node:
+            node = None
+            break
+        node = node[key]
+        if not isinstance(node, Mapping):
+            return [flag(path[:depth + 1])]
+    named = [flag((*path, *leaf)) for leaf in _leaves(node)] if isinstance(node, Mapping) else []
+    in_base: Any = base
+    for key in path:
+        in_base = in_base.get(key) if isinstance(in_base, Mapping) else None
+    if in_base is not None or not named:
+        named.insert(0, base_source)
+    return list(dict.fromkeys(named))
+
+
+def _format_errors(error: ValidationError, base_source: str, *, overrides: Mapping[str, Any] | None = None,
+                   base: Mapping[str, Any] | None = None, flags: Mapping[str, str] | None = None) -> str:
+    groups: dict[str, list[str]] = {}
     for item in error.errors():
         field = ".".join(str(p) for p in item["loc"]) or "<root>"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         value = item.get("input")
+        if field == "redis_url" and isinstance(value, str):
+            value = redact_url(value)  # a password is never printed
         got = "" if isinstance(value, dict) else f" (got {value!r})"
-        parts.append(f"{field}: {message}{got}")
-    return f"invalid config ({source}): " + "; ".join(parts)
+        source = ", ".join(_sources(tuple(item["loc"]), overrides or {}, base or {}, base_source, flags))
+        groups.setdefault(source, []).append(f"{field}: {message}{got}")
+    return "; ".join(f"invalid config ({source}): " + "; ".join(parts) for source, parts in groups.items())
+
+
+def validate_config(base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None, *,
+                    base_source: str = "defaults", flags: Mapping[str, str] | None = None) -> LeagueConfig:
+    """A :class:`LeagueConfig` from ``base`` (a TOML file's or ``run.json``'s values) with ``overrides`` over it.
+
+    Args:
+        base: Values from the file (or a stored config).
+        overrides: Values that win over ``base`` (CLI flags); nested sections as
+            nested mappings. ``None`` values are ignored.
+        base_source: What ``base`` is, for error messages (the file's path).
+        flags: The flag that set each override, by dotted field name
+            (``{"snapshots.uri": "--snapshot-uri"}``); a field not listed is
+            named ``--<field-name>``. Unset: errors blame the "command line".
+
+    Raises:
+        ConfigError: naming every invalid field, and where its value came from: the flag
+            that set it, or ``base_source``.
+    """
+    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return LeagueConfig.model_validate(deep_merge(dict(base), clean))
+    except ValidationError as e:
+        raise ConfigError(_format_errors(e, base_source, overrides=clean, base=base, flags=flags)) from None
 
 
 def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -453,21 +623,20 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}") from e
 
 
-def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> LeagueConfig:
+def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *,
+                flags: Mapping[str, str] | None = None) -> LeagueConfig:
     """Build a :class:`LeagueConfig` from an optional TOML file and overrides.
 
     Args:
         path: TOML file, or None for defaults only.
         overrides: Values that win over the file (CLI flags); nested sections
             as nested mappings. ``None`` values are ignored.
+        flags: The CLI flag behind each override, by dotted field name (see
+            :func:`validate_config`), so an error blames the flag, not the file.
 
     Raises:
-        ConfigError: naming every invalid field.
+        ConfigError: naming every invalid field and where its value came from.
     """
     data = read_toml(path) if path is not None else {}
-    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
     source = str(path) if path is not None else "command line"
-    try:
-        return LeagueConfig.model_validate(deep_merge(data, clean))
-    except ValidationError as e:
-        raise ConfigError(_format_errors(e, source)) from None
+    return validate_config(data, overrides, base_source=source, flags=flags)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from rich import box
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -36,7 +36,7 @@ def report_cells(report: IterationReport) -> list[str]:
     return [
         str(report.iteration), _compact(report.env_steps), f"{report.env_steps_per_s:,.0f}",
         f"{report.matches_recorded:,}", str(report.league_size),
-        f"{_resident_snapshots(report)}/{report.snapshots} (+{len(report.restored)})",
+        f"{_resident_snapshots(report)}/{report.snapshots}(+{len(report.restored)})",
         _main_elo(report), _win_rate(report), f"{report.sample_time_s:.1f}", f"{report.learn_time_s:.1f}",
         f"{report.league_time_s:.2f}",
     ]
@@ -47,27 +47,60 @@ def _resident_snapshots(report: IterationReport) -> int:
     return sum(1 for p in report.resident if p in snapshots)
 
 
-def roster_table(report: IterationReport, rows: int = 10) -> Table:
-    """The roster after ``report``'s iteration: trainable players first, then the best frozen ones by Elo."""
+def fitted_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None,
+                 left: int = 0) -> Table:
+    """A table whose values are never cut or wrapped, for a console ``width`` columns wide (None: any).
+
+    When the one-line headers make the table wider than ``width``, the headers
+    fold at their spaces (one word a line) and columns sit one space apart, so
+    every column still shows at 80 columns (issue 22).
+
+    Args:
+        title: The table's title (it wraps between words).
+        headers: Column headers.
+        rows: The cells, without spaces inside a value.
+        width: The console's width.
+        left: How many of the first columns are left-justified (the rest are right-justified).
+    """
+    cells = [max([len(row[i]) for row in rows], default=0) for i in range(len(headers))]
+    wide = sum(max(len(h), c) + 2 for h, c in zip(headers, cells)) + len(headers) + 1
+    narrow = width is not None and wide > width
+    table = Table(title=title, box=box.SIMPLE_HEAD, expand=False, padding=(0, 0) if narrow else (0, 1))
+    for i, header in enumerate(headers):
+        table.add_column("\n".join(header.split()) if narrow else header, no_wrap=True,
+                         justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def roster_table(report: IterationReport, rows: int = 10, *, width: int | None = None) -> Table:
+    """The roster after ``report``'s iteration: trainable players first, then the best frozen ones by Elo.
+
+    Args:
+        report: The iteration's report.
+        rows: Most players shown.
+        width: The console's width, if known (see :func:`fitted_table`).
+    """
     ratings = report.ratings
     trainable = [p for p in report.players if p.trainable]
     frozen = sorted((p for p in report.players if not p.trainable),
                     key=lambda p: -(ratings[p.player_id].elo if p.player_id in ratings else float("-inf")))
     top = frozen[:max(rows - len(trainable), 0)]
     shown = trainable + top
-    table = Table(title=f"Roster after iteration {report.iteration} ({len(report.players)} players, "
-                        f"{len(frozen) - len(top)} more frozen not shown)", box=box.SIMPLE_HEAD, padding=(0, 1))
-    for column in ("player", "role", "", "Elo", "skill μ±σ", "games", "score this iter"):
-        table.add_column(column, justify="left" if column in ("player", "role", "") else "right")
+    rows_shown = []
     for player in shown:
         rating = ratings.get(player.player_id)
         score = report.learner_scores.get(player.player_id)
-        table.add_row(player.player_id, player.role.value, "trainable" if player.trainable else "frozen",
-                      "-" if rating is None else f"{rating.elo:.0f}",
-                      "-" if rating is None else f"{rating.mu:.1f}±{rating.sigma:.1f}",
-                      "-" if rating is None else f"{rating.games:,}",
-                      "-" if score is None else f"{score:.2f}")
-    return table
+        rows_shown.append((player.player_id, player.role.value, "trainable" if player.trainable else "frozen",
+                           "-" if rating is None else f"{rating.elo:.0f}",
+                           "-" if rating is None else f"{rating.mu:.1f}±{rating.sigma:.1f}",
+                           "-" if rating is None else f"{rating.games:,}",
+                           "-" if score is None else f"{score:.2f}"))
+    return fitted_table(f"Roster after iteration {report.iteration} ({len(report.players)} players, "
+                        f"{len(frozen) - len(top)} more frozen not shown)",
+                        ("player", "role", "", "Elo", "skill μ±σ", "games", "score this iter"), rows_shown,
+                        width=width, left=3)
 
 
 def report_line(report: IterationReport) -> str:
@@ -87,7 +120,14 @@ def report_line(report: IterationReport) -> str:
             + "".join(f" {name}={value}" for name, value in (
                 ("env_runner_restarts", report.env_runner_restarts), ("env_restarts", report.env_restarts),
                 ("ledger_retries", report.ledger_retries)) if value)
-            + "".join(f" exploitability_{key}={value:.4f}" for key, value in report.exploitability.items()))
+            + "".join(f" exploitability_{key}={value:.4f}" for key, value in report.exploitability.items())
+            + _main_learner(report))
+
+
+def _main_learner(report: IterationReport) -> str:
+    """`` main_policy_loss=... main_entropy=... main_kl=...``: main's learner statistics, those it has."""
+    stats = report.learner_stats.get(MAIN, {})
+    return "".join(f" main_{name}={stats[name]:.4g}" for name in ("policy_loss", "entropy", "kl") if name in stats)
 
 
 def format_exploitability(values: Mapping[str, float]) -> str:
@@ -121,18 +161,19 @@ class LiveView:
         self._reports.append(report)
         self.progress.update(self._task, completed=report.iteration)
 
-    def __rich__(self) -> Group:
-        table = Table(title=f"League iterations (vs {self._opponent}: main's score in evaluation games)",
-                      box=box.SIMPLE_HEAD, expand=False, padding=(0, 1))
-        for column in _COLUMNS:
-            header = column.format(opponent=self._opponent)
-            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
-        for report in self._reports[-self._rows:]:
-            table.add_row(*report_cells(report))
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.render(options.max_width)
+
+    def render(self, width: int | None = None) -> Group:
+        """The view for a console ``width`` columns wide (None: wide)."""
+        table = fitted_table(f"League iterations (vs {self._opponent}: main's evaluation score)",
+                             [column.format(opponent=self._opponent) for column in _COLUMNS],
+                             [report_cells(report) for report in self._reports[-self._rows:]], width=width)
         if not self._reports:
             return Group(table, self.progress)
         line = exploitability_line(self._reports)
-        parts = [roster_table(self._reports[-1]), table] + ([Text(line)] if line else []) + [self.progress]
+        parts = [roster_table(self._reports[-1], width=width), table] + ([Text(line)] if line else []) \
+            + [self.progress]
         return Group(*parts)
 
 
@@ -164,7 +205,7 @@ def status_table(status: dict[str, Any]) -> Group:
     """``league status``: a summary, the roster by Elo and the top of the payoff matrix."""
     summary = Table(title=f"Run {status['run_id']} ({status['game']})", show_header=False)
     for key in ("iteration", "env_steps", "matches", "matches_rated", "episodes", "snapshots",
-                "snapshot_uri", "resident_policies", "win_rate_vs_random", "resumes", "env_runner_restarts",
+                "snapshot_uri", "ledger_server", "resident_policies", "win_rate_vs_random", "resumes", "env_runner_restarts",
                 "env_restarts", "ledger_retries"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")

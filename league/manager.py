@@ -42,12 +42,12 @@ from typing import Callable
 
 import numpy as np
 import ray
-from pydantic import ValidationError
 
 import envs
 from agents.heuristics import CHOOSERS
 from agents.models import ACTION_MASK_MODEL
 from league.checkpoint import (
+    Checkpoint,
     CommittedIteration,
     LeagueState,
     RatingEntry,
@@ -55,13 +55,15 @@ from league.checkpoint import (
     latest_checkpoint,
     write_checkpoint,
 )
-from league.config import LeagueConfig
+from league.config import LeagueConfig, validate_config
 from league.errors import (
     ConfigError,
     LeagueError,
     LedgerUnavailable,
     RunDirError,
     SnapshotCorrupt,
+    SnapshotExists,
+    SnapshotNotFound,
     SnapshotStoreUnavailable,
     UsageError,
 )
@@ -78,10 +80,13 @@ from league.opponents import add_exported_opponent
 from league.payoff import Payoff, learner_scores
 from league.pool import ResidentPool, choose_residents, restrict_plan
 from league.ratings import Rating, RatingBook
+from league.redact import redact_url, resolve_redis_url
+from league.resume import refuse_resume
 from league.retention import prunable
 from league.rllib.actors import PolicyActor
 from league.rllib.algorithm import (
     build_algorithm,
+    check_training,
     checkpoint_state,
     current_weights,
     drain_runners,
@@ -94,11 +99,13 @@ from league.rllib.algorithm import (
     reset_player,
     restore_frozen,
     runner_nodes,
+    train,
 )
 from league.rllib.callbacks import LedgerSpec
 from league.rllib.mapping import MatchMapping
-from league.rllib.runtime import ensure_ray, is_node_local_url
-from league.roles import initial_roster, resets_after_snapshot, snapshot_due, snapshot_id
+from league.rllib.runtime import ensure_ray, is_node_local_url, shutdown_ray
+from league.player_ids import allocate_snapshot_id
+from league.roles import initial_roster, resets_after_snapshot, snapshot_due
 from league.run_dir import RunInfo, RunLock, new_run_id, prepare_run_dir, read_run_info
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
 from league.snapshots.manifest import RatingAtFreeze
@@ -144,12 +151,16 @@ class IterationReport:
         ledger_retries: Ledger calls retried while Redis was unreachable, since the run started.
         checkpointed: Whether a league checkpoint committed this iteration.
         sample_time_s: Seconds RLlib spent sampling (part of ``train_time_s``).
-        learn_time_s: Seconds RLlib spent in PPO updates (part of ``train_time_s``).
+        learn_time_s: Seconds RLlib spent in updates (part of ``train_time_s``; APPO and IMPALA update in
+            RLlib's learner thread, alongside sampling).
         players: The roster after this iteration.
         learner_scores: Each learner's score in the matches chosen for it this iteration.
         written_by_runners: Match records the env runners wrote to the ledger themselves this iteration.
         exploitability: Exact exploitability of each trainable player and of the snapshots' Nash
             mixture (key ``mixture``), when measured this iteration (``evaluation.exploitability_every``).
+        learner_stats: Each trainable player's learner statistics after its last update this iteration
+            (``policy_loss``, ``vf_loss``, ``total_loss``, ``entropy``, ``lr``, ``kl`` where the
+            algorithm reports it, ...; :func:`league.rllib.algorithm.learner_stats`).
     """
 
     iteration: int
@@ -185,6 +196,7 @@ class IterationReport:
     learner_scores: dict[PlayerId, float] = field(default_factory=dict)
     written_by_runners: int = 0
     exploitability: dict[str, float] = field(default_factory=dict)
+    learner_stats: dict[PlayerId, dict[str, float]] = field(default_factory=dict)
 
 
 class LeagueManager:
@@ -217,6 +229,7 @@ class LeagueManager:
             raise ConfigError(f"matchmaking.matchmaker: {config.matchmaking.matchmaker!r} plays the meta-game Nash "
                               "of the snapshots, which only the exploitability measure computes: set "
                               "evaluation.exploitability_every (1: every iteration) on an OpenSpiel game")
+        check_training(config.training)  # [training.rllib] against the algorithm's own settings, before any file
         self._lock = RunLock(self.run_dir)
         self._embedded: EmbeddedRedis | None = None
         self._owns_ray = False
@@ -226,13 +239,11 @@ class LeagueManager:
             if resume:
                 info = read_run_info(self.run_dir)
                 self.run_id = info.run_id
-                RunInfo(info.run_id, info.game, info.redis_url, info.created,
-                        config.model_dump(mode="json")).write(self.run_dir)
             else:
                 prepare_run_dir(self.run_dir, overwrite=overwrite)
                 self.run_id = new_run_id()
             if config.redis_url is None:
-                self._embedded = EmbeddedRedis(self.run_dir)
+                self._embedded = EmbeddedRedis(self.run_dir, exclusive=True)
             url = config.redis_url or self._embedded.url  # type: ignore[union-attr]
             self.store: SnapshotStore = open_store(config.snapshot_uri, endpoint_url=config.snapshots.endpoint_url)
             if not resume:
@@ -240,7 +251,13 @@ class LeagueManager:
             self.players_store = players_store(self.run_dir)
             self.ledger = RedisLedger(url, self.run_id, retry_timeout_s=config.ledger.retry_timeout_s,
                                       write_batch=config.ledger.write_batch)
-            if not resume:
+            checkpoint = None
+            if resume:
+                checkpoint = latest_checkpoint(self.run_dir)
+                self._refuse_destructive_resume(checkpoint)
+                RunInfo(info.run_id, info.game, info.redis_url, info.created,
+                        config.model_dump(mode="json")).write(self.run_dir)
+            else:
                 RunInfo(self.run_id, config.game, config.redis_url, time.time(),
                         config.model_dump(mode="json")).write(self.run_dir)
             self._owns_ray = ensure_ray(config.resources.num_cpus, config.resources.address)
@@ -255,7 +272,6 @@ class LeagueManager:
             self.pool = ResidentPool(config.snapshots.max_resident_opponents)
             self._mid_iteration = False
             self._pending_deletes: list[PlayerId] = []
-            checkpoint = latest_checkpoint(self.run_dir) if resume else None
             state = checkpoint.state if checkpoint is not None else None
             self._restore_league_state(state, resumed=resume)
             self.plan = self._make_plan(self.iteration + 1)
@@ -287,7 +303,8 @@ class LeagueManager:
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, iterations: int | None = None, num_env_runners: int | None = None,
-               address: str | None = None) -> LeagueManager:
+               address: str | None = None, redis_url: str | None = None,
+               from_scratch: bool = False) -> LeagueManager:
         """Continue the run in ``run_dir`` from its last checkpoint, with the configuration it was started with.
 
         Args:
@@ -295,21 +312,39 @@ class LeagueManager:
             iterations: A new target iteration count (default: the run's own).
             num_env_runners: Another number of remote env runners (default: the run's own).
             address: A Ray cluster to continue on (default: the run's own setting).
+            redis_url: The run's Redis URL with its password (``run.json`` keeps it redacted); else
+                ``LEAGUE_REDIS_URL`` or ``REDIS_PASSWORD`` from the environment
+                (:func:`~league.redact.resolve_redis_url`).
+            from_scratch: Start the run over from iteration 0 with its own configuration, replacing
+                its folder, ledger and snapshots (the only way on when no checkpoint explains the ledger).
         """
         from league.offline import run_config
 
-        config = run_config(read_run_info(Path(run_dir)))
+        info = read_run_info(Path(run_dir))
+        config = run_config(info)
         data = config.model_dump(mode="json")
         data["run_dir"] = str(run_dir)
-        if iterations is not None:
-            data["iterations"] = iterations
-        data["resources"].update({k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
-                                  if v is not None})
-        try:  # validated like a fresh config; the run then records it in run.json for later resumes
-            changed = LeagueConfig.model_validate(data)
-        except ValidationError as e:
-            raise ConfigError(f"invalid value on resume: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}") from None
+        data["redis_url"] = resolve_redis_url(info.redis_url, redis_url)
+        changes = {"iterations": iterations,
+                   "resources": {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
+                                 if v is not None} or None}
+        # Validated like a fresh config (a bad value is blamed on its flag); the run then records it in
+        # run.json for later resumes.
+        flags = {"iterations": "--iterations", "resources.num_env_runners": "--num-env-runners",
+                 "resources.address": "--address"}
+        changed = validate_config(data, changes, base_source=str(Path(run_dir) / "run.json"), flags=flags)
+        if from_scratch:
+            return cls(changed, overwrite=True)
         return cls(changed, resume=True)
+
+    def _refuse_destructive_resume(self, checkpoint: Checkpoint | None) -> None:
+        """Refuse, before anything changes, a resume whose checkpoint is older than what the run committed."""
+        refusal = refuse_resume(
+            checkpoint_iteration=None if checkpoint is None else checkpoint.state.iteration,
+            progress=self.ledger.progress(), checkpoint_every=self.config.checkpoint_every,
+            matches=self.ledger.match_count(), snapshots=len(self.store.ids()))
+        if refusal is not None:
+            raise RunDirError(refusal.message(str(self.run_dir)))
 
     def _check_cluster_services(self, ledger_url: str) -> None:
         """Refuse node-local services when env runners live on other nodes than the driver.
@@ -328,7 +363,8 @@ class LeagueManager:
             problems.append("the ledger is the embedded Redis in the run folder: pass --redis-url "
                             "redis://HOST:PORT of a server every node reaches")
         elif is_node_local_url(ledger_url):
-            problems.append(f"redis_url {ledger_url!r} only reaches this node: use the server's network address")
+            problems.append(f"redis_url {redact_url(ledger_url)!r} only reaches this node: use the server's "
+                            "network address")
         if "://" not in self.config.snapshot_uri:
             problems.append(f"snapshots go to the local folder {self.config.snapshot_uri!r}: pass --snapshot-uri "
                             "s3://bucket/prefix, or a file:// URI on a filesystem every node mounts")
@@ -353,8 +389,11 @@ class LeagueManager:
         snapshots this run froze after it leave the roster and the store (they
         are frozen again when their iterations are played again); snapshots
         pruned after it come back (their deletion waits for the next
-        checkpoint); snapshots missing from the store (pruned offline) leave
-        the roster. Snapshots added from outside (``league add-opponent``) stay.
+        checkpoint); snapshots missing from the store leave the roster when
+        pruned offline (``league prune`` took them off the ledger's roster
+        too), and stay on it, marked unusable with a warning, when their
+        files were deleted behind League's back. Snapshots added from outside
+        (``league add-opponent``) stay.
         """
         config = self.config
         if state is None:
@@ -398,7 +437,18 @@ class LeagueManager:
                     "folder)? Nothing was changed")
             ledger.truncate(state.ledger_position)
             self._check_ledger_position()
-            self.roster = [p for p in self.roster if p.role is not Role.SNAPSHOT or p.player_id in in_store]
+            # A snapshot the ledger still lists but the store lacks was deleted behind League's back (a
+            # pruned one is off the ledger's roster too): it stays on the roster, reported and unusable.
+            on_ledger = {p.player_id for p in ledger.players()}
+            deleted = {p.player_id for p in self.roster
+                       if p.role is Role.SNAPSHOT and p.player_id not in in_store and p.player_id in on_ledger}
+            for player in sorted(deleted):
+                reason = (f"snapshot {player!r} is missing from the snapshot store {self.config.snapshot_uri!r} "
+                          "(deleted outside League); it stays on the roster but is never played")
+                _log.warning("%s", reason)
+                ledger.mark_unusable(player, reason)
+            self.roster = [p for p in self.roster
+                           if p.role is not Role.SNAPSHOT or p.player_id in in_store or p.player_id in deleted]
             kept = {p.player_id for p in self.roster}
             trainable = {p.player_id for p in self.roster if p.trainable}
             for entry in ledger.players():
@@ -428,7 +478,8 @@ class LeagueManager:
                 continue
             try:
                 self._restore(player)
-            except SnapshotCorrupt as e:
+            except (SnapshotCorrupt, SnapshotNotFound) as e:  # failed verification, or its files were deleted
+                _log.warning("leaving out unusable snapshot %s: %s", player, e)
                 self._unusable[player] = str(e)
                 self.ledger.mark_unusable(player, str(e))
                 continue
@@ -485,6 +536,8 @@ class LeagueManager:
         players = {pid: checkpoint_state(self.algorithm, pid) for pid in self.trainable}
         path = write_checkpoint(self.run_dir, state, players, self._initial_states,
                                 keep=self.config.keep_checkpoints)
+        # Once it is on disk: a later resume from anything older would roll committed work back (league.resume).
+        self.ledger.set_progress(checkpoint=self.iteration)
         self._last_checkpoint = self.iteration
         for snapshot in list(self._pending_deletes):
             try:
@@ -577,14 +630,24 @@ class LeagueManager:
 
         The snapshot is not resident until matchmaking picks it.
         """
-        # Versions only grow: a pruned snapshot's id is never given to a new one.
-        version = self._snapshot_versions.get(player, 0) + 1
+        # Versions only grow (a pruned snapshot's id is never given to a new one), and an id already
+        # in use (an outside player's, one written by a racing writer) is skipped: the store refuses
+        # to overwrite it (issue 20).
+        taken = ({p.player_id for p in self.roster} | {p.player_id for p in self.ledger.players()}
+                 | set(self.store.ids()))
+        weights = current_weights(self.algorithm, player)
+        while True:
+            new_id, version = allocate_snapshot_id(player, self._snapshot_versions.get(player, 0),
+                                                   lambda pid: pid in taken)
+            try:
+                self.store.put(self._snapshot_info(new_id, Role.SNAPSHOT, player), weights,
+                               progress=lambda written, total: kill_point("snapshot_upload"))
+            except SnapshotExists:
+                taken.add(new_id)
+                continue
+            break
         self._snapshot_versions[player] = version
-        record = PlayerRecord(snapshot_id(player, version), Role.SNAPSHOT,
-                              parent=player, created_iteration=self.iteration)
-        self.store.put(self._snapshot_info(record.player_id, Role.SNAPSHOT, player),
-                       current_weights(self.algorithm, player),
-                       progress=lambda written, total: kill_point("snapshot_upload"))
+        record = PlayerRecord(new_id, Role.SNAPSHOT, parent=player, created_iteration=self.iteration)
         self.roster.append(record)
         self.ledger.save_player(record)
         self._generation_start[player] = self.iteration
@@ -595,7 +658,7 @@ class LeagueManager:
         for player in self.roster:
             if player.trainable:
                 self.players_store.put(self._snapshot_info(player.player_id, player.role, None),
-                                       current_weights(self.algorithm, player.player_id))
+                                       current_weights(self.algorithm, player.player_id), replace=True)
 
     def prune(self, keep_last: int | None, keep_top: int | None) -> list[PlayerId]:
         """Remove the snapshots ``keep_last`` / ``keep_top`` do not keep (see :mod:`league.retention`).
@@ -675,7 +738,8 @@ class LeagueManager:
                     self._restore(player)
                     self.pool.add(player)
                     restored.append(player)
-            except SnapshotCorrupt as e:
+            except (SnapshotCorrupt, SnapshotNotFound) as e:  # failed verification, or its files were deleted
+                _log.warning("leaving out unusable snapshot %s: %s", player, e)
                 self._unusable[player] = str(e)
                 self.ledger.mark_unusable(player, str(e))
                 unusable.append(player)
@@ -813,11 +877,11 @@ class LeagueManager:
         install_mapping(self.algorithm, self._mapping(self.plan), iteration, self._ledger_spec)
         train_start = time.perf_counter()
         sample_before, learn_before = phase_seconds(self.algorithm)
-        result = self.algorithm.train()
+        trained = train(self.algorithm)
         sample_after, learn_after = phase_seconds(self.algorithm)
         train_time = time.perf_counter() - train_start
         self.iteration = iteration
-        steps = int(result["num_env_steps_sampled_this_iter"])
+        steps = trained.env_steps
         self.env_steps += steps
         output = drain_runners(self.algorithm)
         self.env_restarts += output.env_restarts
@@ -889,6 +953,7 @@ class LeagueManager:
             learner_scores=learner_scores(output.tallies),
             written_by_runners=output.written,
             exploitability=exploitability,
+            learner_stats=trained.learner_stats,
         )
         if self._tensorboard is not None:
             self._tensorboard.write(report)
@@ -930,7 +995,7 @@ class LeagueManager:
             lambda: tensorboard.close() if tensorboard is not None else None,
             lambda: ledger.close() if ledger is not None else None,
             lambda: self._embedded.stop() if self._embedded is not None else None,
-            lambda: ray.shutdown() if self._owns_ray and ray.is_initialized() else None,
+            lambda: shutdown_ray() if self._owns_ray else None,
         ]
         error: BaseException | None = None
         for step in steps:

@@ -5,6 +5,10 @@ Written with tensorboardX; view them with ``tensorboard --logdir <run-dir>/tenso
 Tags:
     * ``elo/<player>``, ``skill_mu/<player>``, ``skill_sigma/<player>``: every rated player on the roster;
     * ``win_rate/<learner>``: each learner's score in the matches chosen for it this iteration;
+    * ``learner/<player>/<stat>``: each trainable player's learner statistics after its last update
+      (``policy_loss``, ``vf_loss``, ``total_loss``, ``entropy``, ``lr``, ``entropy_coeff``,
+      ``vf_explained_var``; ``kl`` and ``kl_coeff`` where the algorithm has a KL term: PPO, APPO with
+      ``use_kl_loss``);
     * ``evaluation/score_vs_<opponent>``: main's evaluation score, when evaluated;
     * ``exploitability/<player>`` and ``exploitability/mixture``: exact exploitability, when measured
       (OpenSpiel games);
@@ -56,6 +60,9 @@ class TensorBoardLog:
             add(f"skill_sigma/{player}", rating.sigma, step)
         for learner, score in sorted(report.learner_scores.items()):
             add(f"win_rate/{learner}", score, step)
+        for player, stats in sorted(report.learner_stats.items()):
+            for name, value in stats.items():
+                add(f"learner/{player}/{name}", value, step)
         if report.evaluation is not None and report.evaluation.score is not None:
             add(f"evaluation/score_vs_{self._opponent}", report.evaluation.score, step)
         for key, value in report.exploitability.items():

@@ -3,22 +3,28 @@
 Modes (each prints a table and one JSON line):
 
 * ``ab``: League (main and its snapshots; ledger, mapping, callbacks, checkpoints,
-  TensorBoard all on) against plain RLlib PPO self-play, same game, PPO settings,
+  TensorBoard all on) against plain RLlib self-play, same game, algorithm, settings,
   model and env runners, in one process, iterations alternating A/B; reports env
   steps/s of each over whole iterations (League: ``LeagueManager.step``; RLlib:
   ``Algorithm.train``) and their ratio.
 * ``defaults``: League's default configuration against RLlib's single-env default
-  (``num_envs_per_env_runner = 1``, sampling in the driver), same PPO settings,
+  (``num_envs_per_env_runner = 1``, sampling in the driver), same algorithm settings,
   alternating A/B; reports the ratio of env steps/s over ``Algorithm.train``.
 * ``ceiling``: env steps/s of the raw PettingZoo game with random legal moves in
   one process, beside League's sampling throughput (env steps / sampling seconds)
   with its default configuration, and a cProfile breakdown of where sampling time goes.
+
+``--algorithm`` (repeatable: ``--algorithm PPO --algorithm APPO``) picks ``training.algorithm``
+(PPO, APPO, IMPALA; default PPO); each algorithm is measured in turn and reported on its own
+lines. APPO and IMPALA learn in RLlib's learner thread; both sides wait for it at the end of
+each iteration (``league.rllib.algorithm.train``), so their figures count the same work.
 
 Examples:
 
     python scripts/bench_throughput.py ab --rounds 10
     python scripts/bench_throughput.py defaults --rounds 6
     python scripts/bench_throughput.py ceiling --steps 100000
+    python scripts/bench_throughput.py ab --rounds 6 --algorithm PPO --algorithm APPO --algorithm IMPALA
 """
 
 from __future__ import annotations
@@ -44,28 +50,24 @@ def _ray() -> None:
 
 
 def _plain_rllib(config: Any, *, num_env_runners: int, num_envs: int) -> Any:
-    """RLlib PPO self-play (one policy in every seat) with League's model and PPO settings."""
-    from ray.rllib.algorithms.ppo import PPOConfig
+    """RLlib self-play (one policy in every seat) with League's model, algorithm and its settings."""
     from ray.rllib.policy.policy import PolicySpec
 
     import envs
     from agents.models import ACTION_MASK_MODEL, register_models
+    from league.rllib.algorithm import algorithm_config, auto_fragment_length
 
     register_models()
     training = config.training
+    fragment = "auto" if training.algorithm == "PPO" else auto_fragment_length(
+        training.train_batch_size, num_env_runners, num_envs)
     return (
-        PPOConfig()
-        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+        algorithm_config(training)
         .environment(env=envs.register_with_ray(config.game), disable_env_checking=True)
         .framework("torch")
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs,
-                     rollout_fragment_length="auto", batch_mode="truncate_episodes")
-        .training(train_batch_size=training.train_batch_size, minibatch_size=training.minibatch_size,
-                  num_epochs=training.num_epochs, lr=training.lr, gamma=training.gamma, lambda_=training.lambda_,
-                  clip_param=training.clip_param, entropy_coeff=training.entropy_coeff,
-                  vf_loss_coeff=training.vf_loss_coeff, kl_coeff=training.kl_coeff, kl_target=training.kl_target,
-                  model={"custom_model": ACTION_MASK_MODEL,
-                         "custom_model_config": training.custom_model_config()})
+                     rollout_fragment_length=fragment, batch_mode="truncate_episodes")
+        .training(model={"custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()})
         .multi_agent(policies={"main": PolicySpec()}, policy_mapping_fn=lambda agent_id, *a, **k: "main",
                      policies_to_train=["main"])
         .resources(num_gpus=config.resources.num_gpus)
@@ -82,7 +84,7 @@ def _alternate(league_step: Any, plain_train: Any, rounds: int, warmup: int) -> 
         league_steps = league_step()
         league_s = time.perf_counter() - start
         start = time.perf_counter()
-        plain_steps = int(plain_train()["num_env_steps_sampled_this_iter"])
+        plain_steps = plain_train()
         plain_s = time.perf_counter() - start
         if round_ >= warmup:
             totals["league_steps"] += league_steps
@@ -96,6 +98,23 @@ def _alternate(league_step: Any, plain_train: Any, rounds: int, warmup: int) -> 
     return {"league_steps_per_s": league, "plain_steps_per_s": plain, "ratio": league / plain, **totals}
 
 
+def _training(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[training]`` overrides of a measurement: the algorithm, and a train batch size if given."""
+    training: dict[str, Any] = {"algorithm": args.algorithm}
+    if args.train_batch_size is not None:
+        training["train_batch_size"] = args.train_batch_size
+        if args.algorithm == "PPO":
+            training["minibatch_size"] = min(256, args.train_batch_size)
+    return training
+
+
+def _plain_train(plain: Any) -> Any:
+    """One plain ``train()`` (waiting for APPO's and IMPALA's learner thread, as League does); env steps sampled."""
+    from league.rllib.algorithm import train
+
+    return lambda: train(plain).env_steps
+
+
 def bench_ab(args: argparse.Namespace) -> dict[str, Any]:
     """League (main + snapshots) vs plain RLlib self-play, 1 remote env runner each."""
     from league.config import load_config
@@ -107,7 +126,7 @@ def bench_ab(args: argparse.Namespace) -> dict[str, Any]:
         "game": args.game, "iterations": 10_000, "run_dir": scratch / "run", "seed": args.seed,
         "roster": {"main_exploiters": 0, "league_exploiters": 0, "scripted": []},
         "resources": {"num_env_runners": 1, "num_envs_per_env_runner": args.envs},
-        "evaluation": {"games": 0},
+        "evaluation": {"games": 0}, "training": _training(args),
     })
     plain = _plain_rllib(config, num_env_runners=1, num_envs=args.envs)
     with LeagueManager(config) as league:
@@ -116,10 +135,10 @@ def bench_ab(args: argparse.Namespace) -> dict[str, Any]:
             league.step()
             return league.env_steps - before
 
-        figures = _alternate(league_step, plain.train, args.rounds, args.warmup)
+        figures = _alternate(league_step, _plain_train(plain), args.rounds, args.warmup)
         figures["snapshots"] = len(league.snapshots)
     plain.stop()
-    return {"benchmark": "league_vs_plain_rllib", "game": args.game, "env_runners": 1,
+    return {"benchmark": "league_vs_plain_rllib", "algorithm": args.algorithm, "game": args.game, "env_runners": 1,
             "envs_per_runner": args.envs, **figures}
 
 
@@ -131,7 +150,7 @@ def bench_defaults(args: argparse.Namespace) -> dict[str, Any]:
     _ray()
     scratch = Path(tempfile.mkdtemp(prefix="bench-defaults-"))
     overrides: dict[str, Any] = {"game": args.game, "iterations": 10_000, "run_dir": scratch / "run",
-                                 "seed": args.seed}
+                                 "seed": args.seed, "training": _training(args)}
     resources = {k: v for k, v in {"num_env_runners": args.league_env_runners,
                                    "num_envs_per_env_runner": args.league_envs}.items() if v is not None}
     if resources:
@@ -149,10 +168,11 @@ def bench_defaults(args: argparse.Namespace) -> dict[str, Any]:
 
         # Compare Algorithm.train on both sides: time League's iterations by their train time.
         totals = {"league_steps": 0, "league_s": 0.0, "plain_steps": 0, "plain_s": 0.0}
+        plain_train = _plain_train(plain)
         for round_ in range(args.warmup + args.rounds):
             steps = league_step()
             start = time.perf_counter()
-            plain_steps = int(plain.train()["num_env_steps_sampled_this_iter"])
+            plain_steps = plain_train()
             plain_s = time.perf_counter() - start
             print(f"round {round_ + 1}: league default {steps / train_seconds[-1]:,.0f} steps/s, "
                   f"rllib single-env default {plain_steps / plain_s:,.0f} steps/s", flush=True)
@@ -164,7 +184,7 @@ def bench_defaults(args: argparse.Namespace) -> dict[str, Any]:
     plain.stop()
     league_rate = totals["league_steps"] / totals["league_s"]
     plain_rate = totals["plain_steps"] / totals["plain_s"]
-    return {"benchmark": "league_defaults_vs_rllib_single_env", "game": args.game,
+    return {"benchmark": "league_defaults_vs_rllib_single_env", "algorithm": args.algorithm, "game": args.game,
             "league_envs_per_runner": config.resources.num_envs_per_env_runner,
             "league_env_runners": config.resources.num_env_runners, "league_steps_per_s": league_rate,
             "rllib_single_env_steps_per_s": plain_rate, "ratio": league_rate / plain_rate, **totals}
@@ -219,7 +239,8 @@ def bench_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     _ray()
     scratch = Path(tempfile.mkdtemp(prefix="bench-ceiling-"))
     config = load_config(None, {"game": args.game, "iterations": 10_000, "run_dir": scratch / "run",
-                                "seed": args.seed, "evaluation": {"games": 0}})
+                                "seed": args.seed, "evaluation": {"games": 0},
+                                "training": _training(args)})
     profile = cProfile.Profile()
     with LeagueManager(config) as league:
         for _ in range(args.warmup):
@@ -251,7 +272,8 @@ def bench_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     print("top functions by own time:")
     for tottime, cumtime, name in top:
         print(f"  {tottime:7.2f} s own {cumtime:7.2f} s cum  {name}")
-    return {"benchmark": "sampling_ceiling", "game": args.game, "raw_env_steps_per_s": raw,
+    return {"benchmark": "sampling_ceiling", "algorithm": args.algorithm, "game": args.game,
+            "raw_env_steps_per_s": raw,
             "league_sampling_steps_per_s": league_sampling, "fraction": league_sampling / raw,
             "profile_share": {k: v / profiled for k, v in categories.items()},
             "profile_top": [{"own_s": t, "cum_s": c, "function": n} for t, c, n in top]}
@@ -272,12 +294,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000, help="ceiling: raw env steps to time.")
     parser.add_argument("--top", type=int, default=25, help="ceiling: profile rows to print.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-batch-size", type=int, default=None,
+                        help="training.train_batch_size on both sides instead of League's default (smoke runs).")
+    parser.add_argument("--algorithm", action="append", choices=("PPO", "APPO", "IMPALA"), default=None,
+                        help="training.algorithm to measure; repeat it to measure several in turn (default: PPO).")
     args = parser.parse_args()
-    figures = {"ab": bench_ab, "defaults": bench_defaults, "ceiling": bench_ceiling}[args.mode](args)
-    figures["machine"] = f"{platform.machine()}, {platform.python_version()}"
-    printable = {k: v for k, v in figures.items() if k not in ("profile_top", "profile_share")}
-    print("  ".join(f"{k}={v:,.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in printable.items()))
-    print(json.dumps(figures))
+    for algorithm in args.algorithm or ["PPO"]:
+        run = argparse.Namespace(**{**vars(args), "algorithm": algorithm})
+        figures = {"ab": bench_ab, "defaults": bench_defaults, "ceiling": bench_ceiling}[args.mode](run)
+        figures["machine"] = f"{platform.machine()}, {platform.python_version()}"
+        printable = {k: v for k, v in figures.items() if k not in ("profile_top", "profile_share")}
+        print("  ".join(f"{k}={v:,.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in printable.items()))
+        print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,17 @@ def test_bench_throughput_ab_alternates_league_and_plain_rllib():
     assert data["ratio"] == pytest.approx(data["league_steps_per_s"] / data["plain_steps_per_s"])
 
 
+def test_bench_throughput_reports_each_algorithm_asked_for():
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_throughput.py"), "ab", "--rounds", "1",
+                          "--warmup", "0", "--envs", "4", "--train-batch-size", "400", "--algorithm", "PPO",
+                          "--algorithm", "IMPALA"], capture_output=True, text=True, check=True, cwd=ROOT)
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [d["algorithm"] for d in lines] == ["PPO", "IMPALA"]
+    for data in lines:
+        assert data["league_steps"] >= 400 and data["plain_steps"] >= 400
+        assert data["ratio"] == pytest.approx(data["league_steps_per_s"] / data["plain_steps_per_s"])
+
+
 def test_bench_throughput_ceiling_reports_the_fraction_and_a_profile():
     data = _last_json([str(ROOT / "scripts" / "bench_throughput.py"), "ceiling", "--rounds", "1", "--warmup", "0",
                        "--steps", "2000", "--top", "5"])

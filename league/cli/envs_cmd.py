@@ -21,3 +21,5 @@ def list_envs() -> None:
     console.print(games_table(rows))
     console.print("Also: openspiel:<game> for any two-player turn-based game OpenSpiel loads "
                   "(openspiel:kuhn_poker, openspiel:leduc_poker, ...).")
+    console.print("Your own game: package.module:factory, a callable returning a PettingZoo AEC or parallel "
+                  "env (mygame:make_env for mygame.py in the current folder; see examples/mygame.py).")

@@ -24,7 +24,8 @@ def evaluate(
     games: Annotated[int, typer.Option(min=1, help="Games to play; seats alternate.")] = 200,
     game: Annotated[Optional[str], typer.Option(help="Game, when neither player says (random vs random).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed: game k uses env seed seed+k.")] = 0,
-    explore: Annotated[bool, typer.Option(help="Exported players sample moves instead of playing greedily.")] = False,
+    explore: Annotated[bool, typer.Option(
+        "--explore", help="Exported players sample moves instead of playing greedily.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     exploitability: Annotated[Optional[Path], typer.Option(
         "--exploitability", metavar="PATH",

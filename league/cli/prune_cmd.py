@@ -14,10 +14,11 @@ from league.errors import UsageError
 
 @reports_errors
 def prune(
-    run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
+    run_dir: Annotated[Path, typer.Option(envvar="LEAGUE_RUN_DIR", help="The run's folder.")],
     keep_last: Annotated[Optional[int], typer.Option(min=0, help="Keep the newest N snapshots.")] = None,
     keep_top: Annotated[Optional[int], typer.Option(min=0, help="Also keep the K best snapshots by Elo.")] = None,
-    dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only list what would be removed.")] = False,
 ) -> None:
     """Remove snapshots from the store and the ledger's roster (never trainable or scripted players).
 

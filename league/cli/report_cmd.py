@@ -13,7 +13,7 @@ from league.cli.errors import reports_errors
 
 @reports_errors
 def report(
-    run_dir: Annotated[Path, typer.Option(help="The run's folder.")],
+    run_dir: Annotated[Path, typer.Option(envvar="LEAGUE_RUN_DIR", help="The run's folder.")],
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
 ) -> None:
     """Write one HTML file (no network needed to view it): ratings table, Elo over time,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -24,13 +26,25 @@ class Framework(str, enum.Enum):
     TF2 = "tf2"
 
 
+#: The flag behind each config field ``league run`` sets, so a bad value is blamed on the flag, not the file.
+FLAGS = {"game": "--game", "iterations": "--iterations", "run_dir": "--run-dir", "redis_url": "--redis-url",
+         "seed": "--seed", "training.framework": "--framework", "resources.num_env_runners": "--num-env-runners",
+         "resources.address": "--address", "snapshots.uri": "--snapshot-uri",
+         "snapshots.max_resident_opponents": "--max-resident-opponents"}
+
+
 @reports_errors
 def run(
+    ctx: typer.Context,
     config_file: Annotated[Optional[Path], typer.Argument(help="TOML config file; flags override its values.")] = None,
     game: Annotated[Optional[str], typer.Option(help="Game to train on (see `league envs`).")] = None,
     iterations: Annotated[Optional[int], typer.Option(help="League iterations to run.")] = None,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Folder for the run's files.")] = None,
-    redis_url: Annotated[Optional[str], typer.Option(help="External Redis (redis://...); default: embedded.")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(
+        envvar="LEAGUE_RUN_DIR", help="Folder for the run's files (default: the config's run_dir).")] = None,
+    redis_url: Annotated[Optional[str], typer.Option(
+        envvar="LEAGUE_REDIS_URL",
+        help="External Redis (redis://...); default: embedded. With --resume: the run's URL with its password "
+             "(run.json keeps it redacted; or set LEAGUE_REDIS_URL or REDIS_PASSWORD).")] = None,
     num_env_runners: Annotated[Optional[int], typer.Option(help="Remote env runners (0: sample in the driver).")] = None,
     address: Annotated[Optional[str], typer.Option(
         help="Join an existing Ray cluster: 'auto' or ray://HOST:PORT (default: start a local Ray).")] = None,
@@ -41,20 +55,30 @@ def run(
         help="Snapshot store: a folder or s3://bucket/prefix (default: <run-dir>/snapshots).")] = None,
     max_resident_opponents: Annotated[Optional[int], typer.Option(
         help="Most frozen players held in memory at once; the rest wait in the snapshot store.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a run already in --run-dir.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a run already in --run-dir.")] = False,
     resume: Annotated[bool, typer.Option(
-        help="Continue the run in --run-dir from its last checkpoint (its own config; "
-             "--iterations and --num-env-runners may change).")] = False,
-    quiet: Annotated[bool, typer.Option(help="Plain log lines instead of the live view.")] = False,
+        "--resume", help="Continue the run in --run-dir from its last checkpoint with its own config (flags "
+                         "may repeat its values; --iterations, --num-env-runners and --address may change).")] = False,
+    from_scratch: Annotated[bool, typer.Option(
+        "--from-scratch", help="With --resume: start the run over from iteration 0 with its own config, "
+                               "replacing its matches, snapshots and checkpoints.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", help="Plain log lines instead of the live view (automatic when stdout is not a terminal).")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Show third-party start-up notices (TensorFlow, absl, Ray) that League hides.")] = False,
 ) -> None:
     """Train a self-play league and record every match in the Redis ledger."""
-    if resume:
-        _resume(run_dir, iterations, num_env_runners, quiet, overwrite=overwrite,
-                address=address,
-                fixed={"CONFIG_FILE": config_file, "--game": game, "--redis-url": redis_url, "--seed": seed,
-                       "--framework": framework, "--snapshot-uri": snapshot_uri,
-                       "--max-resident-opponents": max_resident_opponents})
-        return
+    if from_scratch and not resume:
+        from league.errors import UsageError
+
+        raise UsageError("--from-scratch starts over the run in --run-dir and goes with --resume; "
+                         "for a new run leave it out")
+    _third_party_output(verbose)
+    # Plain lines, flushed as they happen, wherever a live view cannot show (a pipe, a log file).
+    quiet = quiet or not sys.stdout.isatty()
+    source = ctx.get_parameter_source("redis_url")  # click's ParameterSource
+    if resume and source is not None and source.name == "ENVIRONMENT":
+        redis_url = None  # resolve_redis_url reads LEAGUE_REDIS_URL itself, and only if it names the run's server
     overrides = {"game": game, "iterations": iterations, "run_dir": run_dir,
                  "redis_url": redis_url, "seed": seed,
                  "training": {"framework": framework.value} if framework is not None else None,
@@ -63,32 +87,58 @@ def run(
                  "snapshots": {k: v for k, v in {"uri": snapshot_uri,
                                                  "max_resident_opponents": max_resident_opponents}.items()
                                if v is not None} or None}
-    config = load_config(config_file, overrides)
+    if resume:
+        _resume(config_file, overrides, quiet, verbose, overwrite=overwrite, from_scratch=from_scratch)
+        return
+    config = load_config(config_file, overrides, flags=FLAGS)
 
     from league.manager import LeagueManager
 
-    console = Console()
+    console = Console(soft_wrap=quiet)
     console.print(f"League: [bold]{config.game}[/], {config.iterations} iterations, run folder {config.run_dir}")
-    _train(LeagueManager(config, overwrite=overwrite), console, quiet)
+    with _hold_notices(verbose):
+        manager = LeagueManager(config, overwrite=overwrite)
+    _train(manager, console, quiet)
 
 
-def _resume(run_dir: Optional[Path], iterations: Optional[int], num_env_runners: Optional[int], quiet: bool, *,
-            overwrite: bool, address: Optional[str], fixed: dict[str, object]) -> None:
+def _third_party_output(verbose: bool) -> None:
+    """Third-party start-up notices: hidden (every command, see :mod:`league.quiet`) or, with ``--verbose``, shown."""
+    from league.quiet import loud_third_party, quiet_third_party
+
+    if verbose:
+        loud_third_party()
+    else:
+        quiet_third_party()
+
+
+def _hold_notices(verbose: bool) -> contextlib.AbstractContextManager[None]:
+    """Ray's native notices while a league starts (its env runners) are filtered too, unless ``verbose``."""
+    from league.quiet import filtered_stderr
+
+    return contextlib.nullcontext() if verbose else filtered_stderr()
+
+
+def _resume(config_file: Optional[Path], overrides: dict[str, Any], quiet: bool, verbose: bool, *,
+            overwrite: bool, from_scratch: bool) -> None:
+    from league.cli.resume_check import resume_target
     from league.errors import UsageError
-    from league.manager import LeagueManager
 
-    if run_dir is None:
-        from league.config import LeagueConfig
-
-        run_dir = LeagueConfig.model_fields["run_dir"].default
     if overwrite:
         raise UsageError("--resume continues the run in --run-dir and --overwrite replaces it: pass one of them")
-    given = [name for name, value in fixed.items() if value is not None]
-    if given:
-        raise UsageError(f"--resume continues a run with the configuration it started with; drop {', '.join(given)} "
-                         "(only --iterations, --num-env-runners and --address may change)")
-    console = Console()
-    manager = LeagueManager.resume(run_dir, iterations=iterations, num_env_runners=num_env_runners, address=address)
+    target = resume_target(config_file, overrides, flags=FLAGS)
+
+    from league.manager import LeagueManager
+
+    run_dir = target.run_dir
+    console = Console(soft_wrap=quiet)
+    with _hold_notices(verbose):
+        manager = LeagueManager.resume(run_dir, iterations=target.iterations,
+                                       num_env_runners=target.num_env_runners, address=target.address,
+                                       redis_url=target.redis_url, from_scratch=from_scratch)
+    if from_scratch:
+        console.print(f"League: starting {manager.config.game} in {run_dir} over from iteration 0", markup=False)
+        _train(manager, console, quiet)
+        return
     console.print(f"League: resuming {manager.config.game} in {run_dir} after iteration "
                   f"{manager.iteration} of {manager.config.iterations} (resume {manager.resumes})", markup=False)
     _train(manager, console, quiet)

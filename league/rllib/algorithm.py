@@ -1,25 +1,41 @@
-"""Building and steering the RLlib PPO Algorithm (old API stack) for a league.
+"""Building and steering the RLlib Algorithm (PPO, APPO or IMPALA; old API stack) for a league.
 
 Everything League does to RLlib goes through the functions here: build the
 Algorithm, install a match mapping on every env runner, refresh the mirrors
 of trainable players, restore and remove frozen policies (the resident pool),
 reset a player to its initial state, drain match records, and read a policy's
 weights everywhere it lives.
+
+APPO and IMPALA learn in RLlib's learner thread, asynchronously to sampling:
+:func:`train` waits for the thread to finish the iteration's updates before it
+returns, so everything League does between iterations (snapshots, resets,
+checkpoints, mirrors, the resident pool) sees the weights and optimizer state
+of a finished update, and a resumed run starts from the same state as an
+uninterrupted one. APPO's target network is brought to the weights the next
+iteration samples with at the same point (RLlib syncs it on every
+``set_weights`` too, so restored and reset players start consistent).
 """
 
 from __future__ import annotations
 
+import inspect
+import time
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
+from ray._common.deprecation import DEPRECATED_VALUE
 from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.appo import APPOConfig
+from ray.rllib.algorithms.impala import IMPALAConfig
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.policy.policy import PolicySpec
 
 from agents.models import ACTION_MASK_MODEL, model_config_for, register_models
 from agents.scripted import SCRIPTED_POLICIES
-from league.config import LeagueConfig
-from league.errors import ConfigError
+from league.config import LEAGUE_OWNED_RLLIB_KEYS, LeagueConfig, TrainingConfig
+from league.errors import ConfigError, LeagueError
 from league.rllib.callbacks import LedgerSpec, MatchRecorder, RunnerOutput
 from league.rllib.mapping import MatchMapping, mirror_id
 from league.rllib.weights import (
@@ -32,6 +48,93 @@ from league.rllib.weights import (
 from league.types import PlayerId
 
 
+#: RLlib's config class of each ``training.algorithm``; each has old-stack torch and TF2 policies
+#: (PPOTorchPolicy, APPOTorchPolicy, ImpalaTorchPolicy and their TF2 twins).
+ALGORITHM_CONFIGS: dict[str, type[AlgorithmConfig]] = {"PPO": PPOConfig, "APPO": APPOConfig, "IMPALA": IMPALAConfig}
+
+#: ``training()`` arguments of RLlib's new API stack (Learner), meaningless on the old stack League runs.
+_NEW_STACK_ONLY = frozenset({"learner_class", "learner_config_dict", "learner_connector",
+                             "add_default_connectors_to_learner_pipeline"})
+
+
+def rllib_training_options(algorithm: str) -> list[str]:
+    """The keys ``[training.rllib]`` accepts for ``algorithm``: its config's ``training()`` arguments.
+
+    Read from the signatures of ``training()`` along the config class's MRO
+    (so they follow the installed RLlib), less deprecated ones, the new API
+    stack's, and those League sets from its own fields
+    (:data:`league.config.LEAGUE_OWNED_RLLIB_KEYS`).
+    """
+    names: set[str] = set()
+    for cls in ALGORITHM_CONFIGS[algorithm].__mro__:
+        method = cls.__dict__.get("training")
+        if method is None:
+            continue
+        names.update(p.name for p in inspect.signature(method).parameters.values()
+                     if p.kind is p.KEYWORD_ONLY and p.default is not DEPRECATED_VALUE)
+    return sorted(names - _NEW_STACK_ONLY - set(LEAGUE_OWNED_RLLIB_KEYS))
+
+
+def algorithm_config(training: TrainingConfig) -> AlgorithmConfig:
+    """RLlib's config of ``training.algorithm`` on the old API stack with ``[training]``'s settings (no env, no model).
+
+    For APPO and IMPALA one ``train()`` samples one train batch (RLlib's
+    default for them is at least 10 seconds per iteration) and learns on it.
+    """
+    algo_config = (
+        ALGORITHM_CONFIGS[training.algorithm]()
+        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+        .training(**training.algorithm_training_kwargs())
+    )
+    if training.algorithm != "PPO":
+        algo_config = algo_config.reporting(min_time_s_per_iteration=0,
+                                            min_sample_timesteps_per_iteration=training.train_batch_size)
+    return algo_config
+
+
+def check_training(training: TrainingConfig) -> None:
+    """Refuse ``[training.rllib]`` keys the chosen algorithm does not have, before anything is started.
+
+    Raises:
+        ConfigError: naming each unknown key and listing the valid ones, or
+            RLlib's own complaint about a value.
+    """
+    valid = rllib_training_options(training.algorithm)
+    unknown = sorted(set(training.rllib) - set(valid))
+    if unknown:
+        raise ConfigError(f"training.rllib: {', '.join(repr(k) for k in unknown)} "
+                          f"{'is not a setting' if len(unknown) == 1 else 'are not settings'} of "
+                          f"{training.algorithm}; valid keys: {', '.join(valid)}")
+    buffer = training.rllib.get("minibatch_buffer_size", 1)
+    if buffer != 1:
+        raise ConfigError(f"training.rllib.minibatch_buffer_size: League learns each iteration's batch before the "
+                          f"next iteration, which needs 1 (got {buffer!r}); use num_epochs for more passes")
+    try:
+        algorithm_config(training)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"training.rllib: RLlib's {training.algorithm} refused the settings: {e}") from e
+
+
+def rollout_fragment_length(config: LeagueConfig) -> int | str:
+    """``resources.rollout_fragment_length``; for APPO and IMPALA "auto" is worked out here (their policies
+    size V-trace's time-major batches by it and need a number): train batch / (runners x envs), rounded up."""
+    resources = config.resources
+    if resources.rollout_fragment_length != "auto" or config.training.algorithm == "PPO":
+        return resources.rollout_fragment_length
+    return auto_fragment_length(config.training.train_batch_size, resources.num_env_runners,
+                                resources.num_envs_per_env_runner)
+
+
+def auto_fragment_length(train_batch_size: int, num_env_runners: int, num_envs_per_env_runner: int) -> int:
+    """RLlib's "auto" rollout fragment length: one sample call of every runner fills one train batch.
+
+    Example:
+        >>> auto_fragment_length(400, 0, 32)
+        13
+    """
+    return max(-(-train_batch_size // (num_envs_per_env_runner * max(num_env_runners, 1))), 1)
+
+
 def build_algorithm(
     config: LeagueConfig,
     *,
@@ -41,7 +144,7 @@ def build_algorithm(
     action_space: gym.Space,
     mapping: MatchMapping,
 ) -> Algorithm:
-    """A PPO Algorithm on RLlib's old API stack with League's model and callbacks.
+    """A ``training.algorithm`` Algorithm (PPO, APPO, IMPALA; old API stack) with League's model and callbacks.
 
     Policies at start: every trainable player (in ``policies_to_train``) and a
     mirror of each (not trained; see :mod:`league.rllib.mapping`). Frozen
@@ -63,6 +166,7 @@ def build_algorithm(
         mapping: The first iteration's match mapping.
     """
     training = config.training
+    check_training(training)
     try:
         register_models(training.framework)
     except ImportError as e:
@@ -73,8 +177,7 @@ def build_algorithm(
         policies[pid] = PolicySpec(None, observation_space, action_space, {})
         policies[mirror_id(pid)] = PolicySpec(None, observation_space, action_space, {})
     algo_config = (
-        PPOConfig()
-        .api_stack(enable_rl_module_and_learner=False, enable_env_runner_and_connector_v2=False)
+        algorithm_config(training)
         .environment(env=env_name, env_config=dict(config.env_config), disable_env_checking=True)
         .framework(training.framework)
         .env_runners(
@@ -82,24 +185,11 @@ def build_algorithm(
             num_envs_per_env_runner=resources.num_envs_per_env_runner,
             num_cpus_per_env_runner=resources.num_cpus_per_env_runner,
             num_gpus_per_env_runner=resources.num_gpus_per_env_runner,
-            rollout_fragment_length=resources.rollout_fragment_length,
+            rollout_fragment_length=rollout_fragment_length(config),
             batch_mode="truncate_episodes",
         )
-        .training(
-            train_batch_size=training.train_batch_size,
-            minibatch_size=training.minibatch_size,
-            num_epochs=training.num_epochs,
-            lr=training.lr,
-            gamma=training.gamma,
-            lambda_=training.lambda_,
-            clip_param=training.clip_param,
-            entropy_coeff=training.entropy_coeff,
-            vf_loss_coeff=training.vf_loss_coeff,
-            kl_coeff=training.kl_coeff,
-            kl_target=training.kl_target,
-            model=model_config_for(training.framework, {
-                "custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()}),
-        )
+        .training(model=model_config_for(training.framework, {
+            "custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()}))
         .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable),
                      policy_map_capacity=len(policies) + config.snapshots.max_resident_opponents)
         .callbacks(MatchRecorder)
@@ -111,7 +201,106 @@ def build_algorithm(
         .resources(num_gpus=resources.num_gpus)
         .debugging(seed=config.seed, log_level="ERROR")
     )
-    return algo_config.build_algo()
+    algo = algo_config.build_algo()
+    _count_learner_batches(algo)
+    return algo
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What one :func:`train` did.
+
+    Attributes:
+        env_steps: Env steps sampled.
+        learner_stats: Each trained policy's learner statistics after its last
+            update (League's names, see :func:`learner_stats`).
+    """
+
+    env_steps: int
+    learner_stats: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def train(algo: Algorithm) -> TrainOutcome:
+    """One ``Algorithm.train()``, returning only once every update it queued is applied."""
+    _count_learner_batches(algo)
+    result = algo.train()
+    _settle_learner(algo)
+    thread = getattr(algo, "_learner_thread", None)
+    info = thread.learner_info if thread is not None else result.get("info", {}).get("learner", {})
+    trained = set(algo.config.policies_to_train or ())
+    return TrainOutcome(env_steps=int(result["num_env_steps_sampled_this_iter"]),
+                        learner_stats={pid: stats for pid, stats in learner_stats(info).items() if pid in trained})
+
+
+#: RLlib's learner statistics (old stack ``stats_fn`` of PPO, APPO, IMPALA) under League's names.
+_STAT_NAMES = {"cur_lr": "lr", "cur_kl_coeff": "kl_coeff", "KL_Coeff": "kl_coeff", "var_gnorm": "weights_norm",
+               "mean_IS": "is_ratio_mean", "var_IS": "is_ratio_var"}
+
+
+def learner_stats(info: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Policy id -> its scalar learner statistics, from RLlib's learner info (``result["info"]["learner"]``).
+
+    Every scalar RLlib reports is kept; ``cur_lr`` becomes ``lr``, PPO's
+    ``cur_kl_coeff`` and APPO's ``KL_Coeff`` ``kl_coeff``, ``var_gnorm``
+    (the weights' global norm) ``weights_norm``; ``policy_loss``, ``vf_loss``,
+    ``total_loss``, ``entropy``, ``kl``, ``entropy_coeff``, ``vf_explained_var``
+    keep their names.
+
+    Example:
+        >>> learner_stats({"main": {"learner_stats": {"cur_lr": 0.1, "kl": 0.5, "x": [1, 2]}}})
+        {'main': {'kl': 0.5, 'lr': 0.1}}
+    """
+    out: dict[str, dict[str, float]] = {}
+    for pid, entry in info.items():
+        stats = entry.get("learner_stats") if isinstance(entry, Mapping) else None
+        if not isinstance(stats, Mapping):
+            continue
+        scalars = {}
+        for name, value in stats.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            scalars[_STAT_NAMES.get(name, name)] = number
+        out[pid] = dict(sorted(scalars.items()))
+    return out
+
+
+def _count_learner_batches(algo: Algorithm) -> None:
+    """Count the train batches RLlib puts on an old-stack learner thread's queue (APPO, IMPALA)."""
+    thread = getattr(algo, "_learner_thread", None)
+    if thread is None or hasattr(thread, "league_batches"):  # none, or counting already (before any train())
+        return
+    if getattr(thread, "minibatch_buffer", None) is None:  # RLlib's multi-GPU learner thread counts no updates
+        raise ConfigError(f"resources.num_gpus={algo.config.num_gpus}: League runs APPO and IMPALA with RLlib's "
+                          "single-device learner thread; expected num_gpus <= 1")
+    thread.league_batches = 0
+    put = thread.inqueue.put
+
+    def counting_put(item: Any, block: bool = True, timeout: float | None = None) -> None:
+        put(item, block, timeout)  # raises queue.Full on a dropped batch: not counted
+        thread.league_batches += 1
+
+    thread.inqueue.put = counting_put
+
+
+def _settle_learner(algo: Algorithm, timeout_s: float = 600.0) -> None:
+    """Wait until the learner thread (APPO, IMPALA) has made every pass over every batch queued, then bring
+    APPO's target network to the weights the next iteration samples with."""
+    thread = getattr(algo, "_learner_thread", None)
+    if thread is None:
+        return
+    passes = thread.minibatch_buffer.max_initial_ttl  # num_epochs: each batch is learned on that many times
+    deadline = time.monotonic() + timeout_s
+    while thread.num_steps < thread.league_batches * passes:
+        if not thread.is_alive():
+            raise LeagueError("RLlib's learner thread died while training (see the log above)")
+        if time.monotonic() > deadline:
+            raise LeagueError(f"RLlib's learner thread made {thread.num_steps} of "
+                              f"{thread.league_batches * passes} updates in {timeout_s:.0f} s")
+        time.sleep(0.001)
+    algo.env_runner.foreach_policy_to_train(
+        lambda policy, _: policy.update_target() if hasattr(policy, "update_target") else None)
 
 
 def install_mapping(algo: Algorithm, mapping: MatchMapping, iteration: int,
@@ -187,7 +376,9 @@ def phase_seconds(algo: Algorithm) -> tuple[float, float]:
         timer = timers.get(name)
         return float(getattr(timer, "_total_time", 0.0)) if timer is not None else 0.0
 
-    return total("sample"), total("learn")
+    thread = getattr(algo, "_learner_thread", None)  # APPO, IMPALA: updates run in RLlib's learner thread
+    learned = float(thread.grad_timer._total_time) if thread is not None else total("learn")
+    return total("sample"), learned
 
 
 def env_runner_restarts(algo: Algorithm) -> int:

@@ -36,7 +36,7 @@ _log = logging.getLogger(__name__)
 class LedgerSpec:
     """How an env runner reaches the run's ledger (plain data: it travels to runner processes)."""
 
-    url: str
+    url: str = field(repr=False)  # may hold the Redis password: kept out of logs and error messages
     run_id: str
     retry_timeout_s: float
     write_batch: int

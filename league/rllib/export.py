@@ -1,8 +1,10 @@
 """Writing a player's policy in the formats that leave the league.
 
-* ``rllib``: ``Policy.export_checkpoint`` (RLlib's own format, loadable with
-  ``Policy.from_checkpoint``; RLlib writes the policy state with cloudpickle,
-  so only load checkpoints you trust; League itself never reads it back).
+* ``rllib``: ``Policy.export_checkpoint`` with ``checkpoint_format="msgpack"``
+  (RLlib's own format, loadable with ``Policy.from_checkpoint``; the policy
+  state is msgpack with numeric arrays as raw bytes through msgpack-numpy, not
+  RLlib's default cloudpickle, so no file of an export is a pickle; League
+  itself never reads it back).
 * ``torchscript`` (torch players): the bare model traced with ``torch.jit.trace``.
   RLlib's ``Policy.export_model`` without ``onnx`` pickles the whole Python model
   (``torch.save``), which needs RLlib and League's code to load and executes
@@ -131,6 +133,38 @@ def _tf_bare_model(policy: Policy) -> Any:
     return module
 
 
+#: Keys of a policy's config that RLlib 2.60's msgpack checkpoint cannot hold (a table of classes that
+#: ``AlgorithmConfig._serialize_dict`` leaves as classes); the new API stack's metrics read them, an
+#: old-stack policy built from the checkpoint does not.
+UNSERIALIZABLE_CONFIG_KEYS = ("stats_cls_lookup",)
+
+
+def msgpack_policy_state(policy: Policy) -> dict[str, Any]:
+    """``policy.get_state()`` that ``Policy.export_checkpoint(checkpoint_format="msgpack")`` can write.
+
+    RLlib serializes the known class-valued config entries to class paths itself;
+    this drops the ones it misses (:data:`UNSERIALIZABLE_CONFIG_KEYS`), which
+    otherwise make msgpack fail with ``can not serialize 'ABCMeta' object``, and
+    turns TensorFlow variables (a tf2 policy's optimizer state) into numpy arrays.
+    """
+    state = _as_arrays(policy.get_state())
+    config = state["policy_spec"]["config"]
+    for key in UNSERIALIZABLE_CONFIG_KEYS:
+        config.pop(key, None)
+    return state
+
+
+def _as_arrays(node: Any) -> Any:
+    """``node`` with each TensorFlow variable or tensor (anything with ``.numpy()``) as a numpy array."""
+    if isinstance(node, dict):
+        return {key: _as_arrays(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_as_arrays(value) for value in node)
+    if not isinstance(node, (np.ndarray, np.generic)) and callable(getattr(node, "numpy", None)):
+        return np.asarray(node.numpy())
+    return node
+
+
 def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset: int) -> list[Path]:
     """Write ``formats`` of ``policy`` under ``out``; return the files written.
 
@@ -143,7 +177,8 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
     if "rllib" in formats:
         target = out / "rllib"
         shutil.rmtree(target, ignore_errors=True)
-        policy.export_checkpoint(str(target))
+        policy.export_checkpoint(str(target), policy_state=msgpack_policy_state(policy),
+                                 checkpoint_format="msgpack")
         written += sorted(p for p in target.rglob("*") if p.is_file())
     if "torchscript" in formats:
         target = out / "torchscript" / "model.pt"

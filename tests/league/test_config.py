@@ -79,3 +79,30 @@ def test_role_rules_and_roster_are_checked():
     assert config.matchmaking.main_exploiter.min_win_rate_vs_main == 0.2
     assert config.matchmaking.league_exploiter.reset_probability == 0.25
     assert config.snapshots.win_rate_threshold == 0.7
+
+
+def test_a_value_from_a_flag_is_blamed_on_the_flag_and_one_from_the_file_on_the_file(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text('game = "tictactoe"\n[training]\nlr = 5.0\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {"iterations": -1, "snapshots": {"uri": "ftp://x"}},
+                    flags={"iterations": "--iterations", "snapshots.uri": "--snapshot-uri"})
+    message = str(info.value)
+    assert "invalid config (--iterations): iterations: Input should be greater than or equal to 1 (got -1)" in message
+    assert "invalid config (--snapshot-uri): snapshots.uri: unsupported scheme" in message
+    assert f"invalid config ({path}): training.lr: Input should be less than 1 (got 5.0)" in message
+    assert f"invalid config ({path}): iterations" not in message
+
+
+def test_a_minibatch_larger_than_the_train_batch_names_both_fields():
+    with pytest.raises(ConfigError, match=re.escape(
+            "training: minibatch_size=512 is larger than train_batch_size=400: expected training.minibatch_size "
+            "<= training.train_batch_size")):
+        load_config(None, {"training": {"train_batch_size": 400, "minibatch_size": 512}})
+
+
+def test_a_bad_redis_url_is_named_without_its_password():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {"redis_url": "http://:s3cr3t-pw@host/0"})
+    assert "redis_url: expected a URL starting with redis://" in str(info.value)
+    assert "s3cr3t-pw" not in str(info.value) and "http://:***@host/0" in str(info.value)
