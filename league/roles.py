@@ -23,7 +23,6 @@ import numpy as np
 from league.config import LeagueConfig, SnapshotConfig
 from league.ledger.base import PairCounts  # noqa: F401 - used by the doctest
 from league.matchmaking import LeagueView, PlayerView
-from league.player_ids import snapshot_id  # noqa: F401 - re-exported: ids are owned by player_ids
 from league.types import PlayerId, PlayerRecord, Role
 
 #: Id prefixes of the trainable roles; the n-th player of a role (n >= 2) gets ``_n``.

@@ -39,14 +39,7 @@ def _run(config: Path, run_dir: Path) -> list:
     result = CliRunner().invoke(app, ["run", str(config), "--iterations", "3", "--run-dir", str(run_dir),
                                       "--quiet"])
     assert result.exit_code == 0, result.output
-    info = read_run_info(run_dir)
-    server = EmbeddedRedis(run_dir)
-    ledger = RedisLedger(server.url, info.run_id)
-    try:
-        return list(ledger.iter_matches())
-    finally:
-        ledger.close()
-        server.stop()
+    return _matches(run_dir)
 
 
 def test_example_matchmaker_from_toml_changes_who_plays_whom(tmp_path, monkeypatch):

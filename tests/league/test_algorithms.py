@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ from league.errors import ConfigError
 from league.manager import MAIN, LeagueManager
 from league.rllib.algorithm import checkpoint_state, current_weights, rllib_training_options, weights_everywhere
 from league.rllib.mapping import mirror_id
+from tests.test_crash_resume import _league  # a real `league run` process, with a kill point armed
 
 TOML = """
 game = "tictactoe"
@@ -106,15 +103,6 @@ def test_an_unknown_training_rllib_key_exits_2_naming_it_before_any_file_is_writ
 
 
 # -- leagues --------------------------------------------------------------------------
-
-
-def _league(run_dir: Path, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
-    env.pop("LEAGUE_KILL_AT", None)
-    if kill_at:
-        env["LEAGUE_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "league", "run", *args, "--run-dir", str(run_dir), "--quiet"],
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.mark.timeout(900)
