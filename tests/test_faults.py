@@ -71,6 +71,9 @@ def flaky_game():
     ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
+# Passes alone, but failed twice when run after the rest of the default suite in the same process (not
+# diagnosed yet): .ci/run runs it in a pytest process of its own (-m isolated).
+@pytest.mark.isolated
 def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_the_run(tmp_path, flaky_game):
     fail_log = tmp_path / "failures.log"
     kill_file = tmp_path / "kill-runner"
