@@ -7,9 +7,12 @@ wrappers in :mod:`agents.scripted` and the evaluation loops call these.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
+
+from agents.search import SEARCH_GAMES, alphabeta_move
 
 #: (observation, action_mask, rng) -> action
 Chooser = Callable[[np.ndarray, np.ndarray, np.random.Generator], int]
@@ -87,8 +90,28 @@ def connect_four_heuristic(
     return int(rng.choice(nearest))
 
 
+#: Search depths of the alpha-beta players ``alphabeta-1`` ... ``alphabeta-6`` (:mod:`agents.search`).
+ALPHABETA_DEPTHS = (1, 2, 3, 4, 5, 6)
+
+
+def alphabeta_id(depth: int) -> str:
+    """The scripted player id of the alpha-beta player searching ``depth`` moves.
+
+    Example:
+        >>> alphabeta_id(4)
+        'alphabeta-4'
+    """
+    return f"alphabeta-{depth}"
+
+
 #: Scripted choosers by name, and the games each one supports (None: every game).
 CHOOSERS: dict[str, tuple[Chooser, frozenset[str] | None]] = {
     "random": (random_legal, None),
     "heuristic": (connect_four_heuristic, frozenset({"connect_four"})),
+    **{alphabeta_id(d): (partial(alphabeta_move, depth=d), SEARCH_GAMES) for d in ALPHABETA_DEPTHS},
 }
+
+#: Scripted players a league seeds only when ``roster.scripted`` names them: the search players, as
+#: every one of them in every Connect Four or tic-tac-toe league would cost anchor games and resident
+#: policies the user did not ask for. An unset roster seeds the other players that support the game.
+OPT_IN: frozenset[str] = frozenset(alphabeta_id(depth) for depth in ALPHABETA_DEPTHS)

@@ -15,7 +15,7 @@ from ray.rllib.models.modelv2 import restore_original_dimensions
 from ray.rllib.policy.policy import Policy
 from ray.rllib.policy.sample_batch import SampleBatch
 
-from agents.heuristics import CHOOSERS, Chooser
+from agents.heuristics import ALPHABETA_DEPTHS, CHOOSERS, Chooser, alphabeta_id
 
 
 class ScriptedPolicy(Policy):
@@ -89,8 +89,23 @@ class ConnectFourHeuristicPolicy(ScriptedPolicy):
     chooser = staticmethod(CHOOSERS["heuristic"][0])
 
 
+def _alphabeta_policy(depth: int) -> type[ScriptedPolicy]:
+    """The policy class of ``alphabeta-<depth>``, named so that pickle finds it in this module."""
+    name = f"AlphaBeta{depth}Policy"
+    return type(name, (ScriptedPolicy,), {
+        "__module__": __name__, "__qualname__": name,
+        "__doc__": f"Connect Four and tic-tac-toe: alpha-beta search {depth} moves deep, ties at random.",
+        "chooser": staticmethod(CHOOSERS[alphabeta_id(depth)][0]),
+    })
+
+
+_ALPHABETA_POLICIES = tuple(_alphabeta_policy(depth) for depth in ALPHABETA_DEPTHS)
+AlphaBeta1Policy, AlphaBeta2Policy, AlphaBeta3Policy, AlphaBeta4Policy, AlphaBeta5Policy, AlphaBeta6Policy = (
+    _ALPHABETA_POLICIES)
+
 #: Scripted policy classes by the name users give them.
 SCRIPTED_POLICIES: dict[str, type[ScriptedPolicy]] = {
     "random": RandomPolicy,
     "heuristic": ConnectFourHeuristicPolicy,
+    **{alphabeta_id(depth): cls for depth, cls in zip(ALPHABETA_DEPTHS, _ALPHABETA_POLICIES)},
 }

@@ -202,8 +202,8 @@ class RosterConfig(_Section):
     main_exploiters: int = Field(1, ge=0, description="Main exploiters (trainable).")
     league_exploiters: int = Field(1, ge=0, description="League exploiters (trainable).")
     scripted: tuple[str, ...] | None = Field(
-        None, description="Scripted players seeded as fixed, rated members ('random', 'heuristic'); "
-        "unset: every scripted player that supports the game.",
+        None, description="Scripted players seeded as fixed, rated members ('random', 'heuristic', "
+        "'alphabeta-1' ... 'alphabeta-6'); unset: every one that supports the game but the alpha-beta players.",
     )
 
     @field_validator("scripted")
@@ -390,7 +390,8 @@ class RatingsConfig(_Section):
 class EvaluationConfig(_Section):
     """Evaluation games against a scripted player, never used for training."""
 
-    opponent: str = Field("random", description="Scripted opponent: 'random' or 'heuristic'.")
+    opponent: str = Field("random", description="Scripted opponent: 'random', 'heuristic' or "
+                          "'alphabeta-1' ... 'alphabeta-6'.")
     games: int = Field(200, ge=0, description="Games per evaluation, seats alternating.")
     every: int = Field(5, ge=1, description="Evaluate every N iterations (and always at the end).")
     explore: bool = Field(False, description="Sample moves (True) or play greedily (False).")
@@ -428,7 +429,14 @@ class LeagueConfig(_Section):
     game: str = Field("connect_four", description="Registered game name (see `league envs`), or "
                       "package.module:factory for a callable returning a PettingZoo AEC or parallel env.")
     env_config: dict[str, Any] = Field(default_factory=dict, description="Keyword config for the game.")
-    iterations: int = Field(30, ge=1, description="League iterations to run.")
+    iterations: int | None = Field(
+        30, ge=1, description="League iterations to run (the run's total, resumes included); left unset with "
+        "`minutes` set: no iteration limit, the time budget alone stops the run.")
+    minutes: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Wall-time budget of each `league run` (and of each "
+        "`--resume`, afresh), counted from its first iteration: the run stops, checkpointed, after the first "
+        "iteration that ends with the budget spent. With `iterations` too, whichever comes first "
+        "(league.budget).")
     seed: int = Field(0, ge=0, description="Run seed: matchmaking, evaluation and RLlib.")
     run_dir: Path = Field(Path("runs/league"), description="Folder for the run's files.")
     redis_url: str | None = Field(
@@ -462,6 +470,21 @@ class LeagueConfig(_Section):
             raise ValueError(str(e)) from None
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _minutes_alone_lift_the_iteration_limit(cls, data: Any) -> Any:
+        # `league run --minutes 30` means thirty minutes, not the default 30 iterations (issue 19).
+        if isinstance(data, Mapping) and data.get("minutes") is not None and "iterations" not in data:
+            return {**data, "iterations": None}
+        return data
+
+    @model_validator(mode="after")
+    def _a_run_has_a_limit(self) -> "LeagueConfig":
+        if self.iterations is None and self.minutes is None:
+            raise ValueError("iterations: None runs without an iteration limit and needs minutes "
+                             "(a time budget)")
+        return self
+
     @model_validator(mode="after")
     def _scripted_players_fit_the_game(self) -> "LeagueConfig":
         from agents.heuristics import CHOOSERS
@@ -493,12 +516,13 @@ class LeagueConfig(_Section):
 
     @property
     def scripted_players(self) -> tuple[str, ...]:
-        """Scripted players seeded into the league (explicit list, or every one the game supports)."""
-        from agents.heuristics import CHOOSERS
+        """Scripted players seeded into the league (explicit list, or every one the game supports but opt-in ones)."""
+        from agents.heuristics import CHOOSERS, OPT_IN
 
         if self.roster.scripted is not None:
             return self.roster.scripted
-        return tuple(name for name, (_, games) in CHOOSERS.items() if games is None or self.game in games)
+        return tuple(name for name, (_, games) in CHOOSERS.items()
+                     if name not in OPT_IN and (games is None or self.game in games))
 
     @field_validator("redis_url")
     @classmethod

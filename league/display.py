@@ -148,7 +148,7 @@ def exploitability_line(reports: list[IterationReport]) -> str | None:
 class LiveView:
     """The live view of ``league run``: a progress bar over a table of recent iterations."""
 
-    def __init__(self, total: int, opponent: str, rows: int = 12, *, start: int = 0) -> None:
+    def __init__(self, total: int | None, opponent: str, rows: int = 12, *, start: int = 0) -> None:
         self._rows = rows
         self._opponent = opponent
         self._reports: list[IterationReport] = []
@@ -206,7 +206,7 @@ def status_table(status: dict[str, Any]) -> Group:
     summary = Table(title=f"Run {status['run_id']} ({status['game']})", show_header=False)
     for key in ("iteration", "env_steps", "matches", "matches_rated", "episodes", "snapshots",
                 "snapshot_uri", "ledger_server", "resident_policies", "win_rate_vs_random", "resumes", "env_runner_restarts",
-                "env_restarts", "ledger_retries"):
+                "env_restarts", "ledger_retries", "wall_seconds"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
     if status.get("exploitability"):

@@ -1,7 +1,8 @@
 """``league eval``: head-to-head games between any two players, one game at a time.
 
 A player is an exported folder, ``RUN_DIR:PLAYER_ID`` (a player of a run,
-exported on the fly), or a built-in scripted player (``random``, ``heuristic``).
+exported on the fly), or a built-in scripted player (``random``, ``heuristic``,
+``alphabeta-1`` ... ``alphabeta-6``).
 
 Every game is reproducible on its own, so a plain PettingZoo loop can replay
 it: game ``k`` resets the env with seed ``seed + k``; A sits in seat
@@ -50,7 +51,7 @@ class ScriptedPlayer:
 
     @property
     def game(self) -> str | None:
-        """None: plays any game (``random``); else the one game it knows."""
+        """The one game it knows; None when it plays several (``alphabeta-N``) or any (``random``)."""
         return next(iter(self.games)) if self.games is not None and len(self.games) == 1 else None
 
     def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
@@ -78,7 +79,7 @@ class ExportedPlayer:
 
 @contextlib.contextmanager
 def resolve_player(spec: str, *, explore: bool = False) -> Iterator[Player]:
-    """The player ``spec`` names: an export folder, ``RUN_DIR:PLAYER_ID``, ``random`` or ``heuristic``.
+    """The player ``spec`` names: an export folder, ``RUN_DIR:PLAYER_ID`` or a scripted player's name.
 
     Raises:
         UsageError: naming the spec and the accepted forms.
@@ -184,7 +185,7 @@ def pick_game(a: Player, b: Player, game: str | None) -> str:
     if len(known) > 1:
         raise UsageError(f"{a.name!r} and {b.name!r} do not play the same game: {sorted(known)}")
     if not known:
-        raise UsageError(f"{a.name!r} and {b.name!r} play any game: pass --game")
+        raise UsageError(f"{a.name!r} and {b.name!r} play more than one game: pass --game")
     chosen = known.pop()
     get_spec(chosen)
     for player in (a, b):

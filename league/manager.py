@@ -46,6 +46,7 @@ import ray
 import envs
 from agents.heuristics import CHOOSERS
 from agents.models import ACTION_MASK_MODEL
+from league.budget import StopReason, TimeBudget, stop_reason
 from league.checkpoint import (
     Checkpoint,
     CommittedIteration,
@@ -271,6 +272,8 @@ class LeagueManager:
                     f"for {config.game!r}: a match needs up to {len(self.seat_agents) - 1} frozen opponents")
             self.pool = ResidentPool(config.snapshots.max_resident_opponents)
             self._mid_iteration = False
+            self._budget: TimeBudget | None = None  # the time budget of the run() in progress
+            self.stop_reason: StopReason | None = None
             self._pending_deletes: list[PlayerId] = []
             state = checkpoint.state if checkpoint is not None else None
             self._restore_league_state(state, resumed=resume)
@@ -302,14 +305,16 @@ class LeagueManager:
             raise
 
     @classmethod
-    def resume(cls, run_dir: str | Path, *, iterations: int | None = None, num_env_runners: int | None = None,
-               address: str | None = None, redis_url: str | None = None,
+    def resume(cls, run_dir: str | Path, *, iterations: int | None = None, minutes: float | None = None,
+               num_env_runners: int | None = None, address: str | None = None, redis_url: str | None = None,
                from_scratch: bool = False) -> LeagueManager:
         """Continue the run in ``run_dir`` from its last checkpoint, with the configuration it was started with.
 
         Args:
             run_dir: The run's folder.
             iterations: A new target iteration count (default: the run's own).
+            minutes: A new time budget for each invocation (default: the run's own ``minutes``); the
+                resumed run's budget starts afresh (:mod:`league.budget`).
             num_env_runners: Another number of remote env runners (default: the run's own).
             address: A Ray cluster to continue on (default: the run's own setting).
             redis_url: The run's Redis URL with its password (``run.json`` keeps it redacted); else
@@ -325,13 +330,13 @@ class LeagueManager:
         data = config.model_dump(mode="json")
         data["run_dir"] = str(run_dir)
         data["redis_url"] = resolve_redis_url(info.redis_url, redis_url)
-        changes = {"iterations": iterations,
+        changes = {"iterations": iterations, "minutes": minutes,
                    "resources": {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
                                  if v is not None} or None}
         # Validated like a fresh config (a bad value is blamed on its flag); the run then records it in
         # run.json for later resumes.
-        flags = {"iterations": "--iterations", "resources.num_env_runners": "--num-env-runners",
-                 "resources.address": "--address"}
+        flags = {"iterations": "--iterations", "minutes": "--minutes",
+                 "resources.num_env_runners": "--num-env-runners", "resources.address": "--address"}
         changed = validate_config(data, changes, base_source=str(Path(run_dir) / "run.json"), flags=flags)
         if from_scratch:
             return cls(changed, overwrite=True)
@@ -422,6 +427,7 @@ class LeagueManager:
         self._ledger_retries_before = counters.get("ledger_retries", 0)
         self._runner_ledger_retries = 0
         self.resumes = counters.get("resumes", 0) + (1 if resumed else 0)
+        self.wall_seconds = float(counters.get("wall_seconds", 0))
         start = {PlayerId(p): Rating(r.elo, r.mu, r.sigma, r.games) for p, r in state.ratings.items()}
         self._rated = state.ledger_position
         self._last_checkpoint = state.iteration
@@ -498,7 +504,8 @@ class LeagueManager:
 
     def _counters(self) -> dict[str, int]:
         return {"env_runner_restarts": self.env_runner_restarts, "env_restarts": self.env_restarts,
-                "ledger_retries": self.ledger_retries, "resumes": self.resumes}
+                "ledger_retries": self.ledger_retries, "resumes": self.resumes,
+                "wall_seconds": round(self.wall_seconds)}
 
     def _write_progress(self) -> None:
         self.ledger.set_progress(iteration=self.iteration, env_steps=self.env_steps, episodes=self.total_episodes,
@@ -856,8 +863,13 @@ class LeagueManager:
         return added
 
     def _due(self, every: int, iteration: int) -> bool:
-        """Whether something done every ``every`` iterations (0: never) and at the last one is due now."""
-        return bool(every) and (iteration % every == 0 or iteration == self.config.iterations)
+        """Whether something done every ``every`` iterations (0: never) and at the last one is due now.
+
+        The last one is the run's target iteration, or the one that finds the time budget of the
+        ``run()`` in progress spent (:mod:`league.budget`): that iteration is evaluated and checkpointed.
+        """
+        budget_spent = self._budget is not None and self._budget.spent()
+        return bool(every) and (iteration % every == 0 or iteration == self.config.iterations or budget_spent)
 
     def step(self) -> IterationReport:
         """Run one league iteration (committed by a checkpoint every ``checkpoint_every`` iterations)."""
@@ -913,6 +925,7 @@ class LeagueManager:
         self._history.append(CommittedIteration(iteration=iteration, matches=recorded,
                                                 anchor_matches=self.anchor_matches - anchors_before,
                                                 env_steps=steps))
+        self.wall_seconds += time.perf_counter() - start
         self._write_progress()
         checkpointed = self._due(self.config.checkpoint_every, iteration)
         if checkpointed:
@@ -959,16 +972,37 @@ class LeagueManager:
             self._tensorboard.write(report)
         return report
 
-    def run(self, iterations: int | None = None, *,
+    def run(self, iterations: int | None = None, *, minutes: float | None = None,
             on_iteration: Callable[[IterationReport], None] | None = None) -> list[IterationReport]:
-        """Run ``iterations`` more iterations (default: up to ``config.iterations``)."""
+        """Run ``iterations`` more iterations (default: up to ``config.iterations``) within a time budget.
+
+        Args:
+            iterations: Iterations to run now (default: until ``config.iterations``; None there: no limit).
+            minutes: Wall-time budget of this call (default: ``config.minutes``; None: none). The run
+                stops after the first iteration that ends with it spent, evaluated and checkpointed
+                (:mod:`league.budget`); whichever of the two limits comes first stops it.
+            on_iteration: Called with each iteration's report as it ends.
+
+        After it returns, :attr:`stop_reason` says which limit stopped the run.
+        """
         target = self.config.iterations if iterations is None else self.iteration + iterations
+        budget = TimeBudget.of_minutes(self.config.minutes if minutes is None else minutes)
+        if target is None and budget.seconds is None:
+            raise UsageError("run() needs a limit: iterations, or minutes (config.iterations is unset)")
         reports = []
-        while self.iteration < target:
-            report = self.step()
-            reports.append(report)
-            if on_iteration is not None:
-                on_iteration(report)
+        self._budget, self.stop_reason = budget, None
+        try:
+            while (reason := stop_reason(iteration=self.iteration, target=target, elapsed_s=budget.elapsed(),
+                                         budget_s=budget.seconds)) is None:
+                report = self.step()
+                reports.append(report)
+                if on_iteration is not None:
+                    on_iteration(report)
+        finally:
+            self._budget = None
+        self.stop_reason = reason
+        if reason is StopReason.TIME_BUDGET and self._last_checkpoint < self.iteration:
+            self.checkpoint()  # the budget ran out after the iteration's own checkpoint was decided
         return reports
 
     # -- lifetime ------------------------------------------------------------------

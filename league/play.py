@@ -3,18 +3,22 @@
 The board is drawn after every move (Connect Four, tic-tac-toe; for
 rock-paper-scissors each round's moves), moves are typed, and anything that
 is not a legal move is refused with the list of legal ones, then asked again.
-The person's marks are ``X``, the agent's ``O``.
+The person's marks are ``X``, the agent's ``O``. The agent is an export, or a
+built-in scripted player (``random``, ``heuristic``, ``alphabeta-1`` ... ``alphabeta-6``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 from rich.console import Console
 
+from agents.heuristics import CHOOSERS, Chooser
 from agents.opponent import Opponent
 from envs.registry import get_spec
+from league.errors import UsageError
 
 #: Reads one line of input after printing a prompt (``input`` by default).
 Reader = Callable[[str], str]
@@ -101,8 +105,41 @@ def choose_seat(read: Reader, console: Console, seats: int) -> int:
         console.print(f"{text!r} is not a seat; type a number from 1 to {seats}", markup=False)
 
 
-def play_game(opponent: Opponent, *, seat: int | None = None, read: Reader = input,
-              console: Console | None = None, seed: int = 0) -> tuple[float, float]:
+@dataclass
+class ScriptedOpponent:
+    """A built-in scripted player in the seat of an export (the attributes :func:`play_game` reads)."""
+
+    player_id: str
+    game: str
+    chooser: Chooser
+    rng: np.random.Generator
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def act(self, observation: Any, action_mask: Any = None) -> int:
+        """The chooser's move."""
+        return int(self.chooser(np.asarray(observation), np.asarray(action_mask), self.rng))
+
+
+def scripted_opponent(name: str, *, game: str | None, seed: int) -> ScriptedOpponent:
+    """Scripted player ``name`` playing ``game`` (its only game when None), its ties drawn from ``seed``.
+
+    Raises:
+        UsageError: for a game the player does not play, or none given for one that plays several.
+    """
+    chooser, games = CHOOSERS[name]
+    if game is None:
+        if games is None or len(games) != 1:
+            plays = "any game" if games is None else " and ".join(sorted(games))
+            raise UsageError(f"--game: {name!r} plays {plays}; pass --game")
+        game = next(iter(games))
+    get_spec(game)
+    if games is not None and game not in games:
+        raise UsageError(f"--game: {name!r} plays only {sorted(games)}, not {game!r}")
+    return ScriptedOpponent(name, game, chooser, np.random.default_rng(seed))
+
+
+def play_game(opponent: Opponent | ScriptedOpponent, *, seat: int | None = None,
+              read: Reader = input, console: Console | None = None, seed: int = 0) -> tuple[float, float]:
     """One game between a person (reading moves with ``read``) and ``opponent``; (person's, agent's) return."""
     console = console or Console()
     game = opponent.game

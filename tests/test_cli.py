@@ -204,3 +204,34 @@ def test_eval_of_a_runs_scripted_player_plays_the_runs_game(tmp_path):
     line = _one_line_usage_error(runner.invoke(app, ["eval", f"{tmp_path}:random", "heuristic", "--games", "2"],
                                                env={"COLUMNS": "300"}))
     assert f"'{tmp_path}:random' and 'heuristic' do not play the same game: ['connect_four', 'tictactoe']" in line
+
+
+def test_eval_plays_an_alphabeta_player_against_random_on_the_game_asked_for():
+    result = runner.invoke(app, ["eval", "alphabeta-2", "random", "--game", "connect_four", "--games", "10",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["a"], data["b"], data["game"], data["games"]) == ("alphabeta-2", "random", "connect_four", 10)
+    assert data["score"] >= 0.9, data  # measured 20 of 20 against random
+    line = _one_line_usage_error(runner.invoke(app, ["eval", "alphabeta-2", "random"], env={"COLUMNS": "300"}))
+    assert "'alphabeta-2' and 'random' play more than one game: pass --game" in line
+    line = _one_line_usage_error(runner.invoke(app, ["eval", "alphabeta-2", "random", "--game", "rps"],
+                                               env={"COLUMNS": "300"}))
+    assert "'alphabeta-2' plays only ['connect_four', 'tictactoe'], not 'rps'" in line
+
+
+def test_play_against_an_alphabeta_player_through_standard_input():
+    moves = [str(n) for n in range(1, 10)] * 3  # every square in order; occupied ones are refused
+    result = runner.invoke(app, ["play", "alphabeta-3", "--game", "tictactoe", "--seat", "1"],
+                           input="\n".join(moves) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "League's alphabeta-3 is O" in result.output and "League plays" in result.output
+    assert "League wins." in result.output  # 1, 2, 3, ... in order never beats a search that sees three moves
+    line = _one_line_usage_error(runner.invoke(app, ["play", "alphabeta-3"], env={"COLUMNS": "300"}))
+    assert "--game: 'alphabeta-3' plays connect_four and tictactoe; pass --game" in line
+    line = _one_line_usage_error(runner.invoke(app, ["play", "alphabeta-3", "--game", "rps"],
+                                               env={"COLUMNS": "300"}))
+    assert "--game: 'alphabeta-3' plays only ['connect_four', 'tictactoe'], not 'rps'" in line
+    line = _one_line_usage_error(runner.invoke(app, ["play", "exports/main", "--game", "tictactoe"],
+                                               env={"COLUMNS": "300"}))
+    assert "--game: 'tictactoe' given, but an export plays its own game" in line

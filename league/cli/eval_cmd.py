@@ -19,7 +19,8 @@ from league.exploitability import MIXTURE
 @reports_errors
 def evaluate(
     a: Annotated[Optional[str], typer.Argument(
-        help="Player A: export folder, RUN_DIR:PLAYER_ID, random or heuristic.")] = None,
+        help="Player A: export folder, RUN_DIR:PLAYER_ID, random, heuristic or alphabeta-1 ... "
+             "alphabeta-6.")] = None,
     b: Annotated[Optional[str], typer.Argument(help="Player B, in the same forms.")] = None,
     games: Annotated[int, typer.Option(min=1, help="Games to play; seats alternate.")] = 200,
     game: Annotated[Optional[str], typer.Option(help="Game, when neither player says (random vs random).")] = None,

@@ -16,7 +16,7 @@ from league.config import LeagueConfig, deep_merge, load_config, read_toml
 from league.errors import UsageError
 
 #: Fields a resume may change, by dotted name.
-MAY_CHANGE = ("iterations", "resources.num_env_runners", "resources.address")
+MAY_CHANGE = ("iterations", "minutes", "resources.num_env_runners", "resources.address")
 #: Fields not compared: ``run_dir`` chooses the run; ``redis_url`` is matched to the run's server
 #: by :func:`league.redact.resolve_redis_url` (``run.json`` holds it without its password).
 NOT_COMPARED = ("run_dir", "redis_url")
@@ -48,6 +48,7 @@ class ResumeTarget:
 
     run_dir: Path
     iterations: int | None
+    minutes: float | None
     num_env_runners: int | None
     address: str | None
     redis_url: str | None
@@ -119,7 +120,7 @@ def resume_target(config_file: Path | None, overrides: Mapping[str, Any], *,
 
     The run folder is ``--run-dir`` (or ``LEAGUE_RUN_DIR``), else the config file's
     ``run_dir``, else the default. Values the command line sets (in the file or by
-    flags) must equal the run's, except ``iterations``, ``resources.num_env_runners``
+    flags) must equal the run's, except ``iterations``, ``minutes``, ``resources.num_env_runners``
     and ``resources.address``, which are returned to apply.
 
     Args:
@@ -148,14 +149,14 @@ def resume_target(config_file: Path | None, overrides: Mapping[str, Any], *,
     if changes:
         raise UsageError(f"--resume continues the run in {str(run_dir)!r} with the configuration it started "
                          f"with, but this command changes {'; '.join(str(c) for c in changes)} (only "
-                         "--iterations, --num-env-runners and --address may change; drop the others or give "
-                         "the run's values)")
+                         "--iterations, --minutes, --num-env-runners and --address may change; drop the others "
+                         "or give the run's values)")
     dump = given.model_dump(mode="json")
 
     def chosen(path: str) -> Any:
         return _lookup(dump, path) if path in paths else None
 
-    return ResumeTarget(run_dir=run_dir, iterations=chosen("iterations"),
+    return ResumeTarget(run_dir=run_dir, iterations=chosen("iterations"), minutes=chosen("minutes"),
                         num_env_runners=chosen("resources.num_env_runners"),
                         address=chosen("resources.address"),
                         redis_url=chosen("redis_url"))

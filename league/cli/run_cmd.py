@@ -16,6 +16,7 @@ from league.cli.errors import reports_errors
 from league.config import load_config
 
 if TYPE_CHECKING:
+    from league.config import LeagueConfig
     from league.manager import LeagueManager
 
 
@@ -27,7 +28,8 @@ class Framework(str, enum.Enum):
 
 
 #: The flag behind each config field ``league run`` sets, so a bad value is blamed on the flag, not the file.
-FLAGS = {"game": "--game", "iterations": "--iterations", "run_dir": "--run-dir", "redis_url": "--redis-url",
+FLAGS = {"game": "--game", "iterations": "--iterations", "minutes": "--minutes", "run_dir": "--run-dir",
+         "redis_url": "--redis-url",
          "seed": "--seed", "training.framework": "--framework", "resources.num_env_runners": "--num-env-runners",
          "resources.address": "--address", "snapshots.uri": "--snapshot-uri",
          "snapshots.max_resident_opponents": "--max-resident-opponents"}
@@ -39,6 +41,12 @@ def run(
     config_file: Annotated[Optional[Path], typer.Argument(help="TOML config file; flags override its values.")] = None,
     game: Annotated[Optional[str], typer.Option(help="Game to train on (see `league envs`).")] = None,
     iterations: Annotated[Optional[int], typer.Option(help="League iterations to run.")] = None,
+    # Text, checked by the config like every value, so a bad one is a one-line error naming --minutes.
+    minutes: Annotated[Optional[str], typer.Option(
+        metavar="MINUTES", show_default=False,
+        help="Time budget in minutes (30, 2.5): stop, checkpointed, after the first iteration that ends past "
+             "it (with --iterations, whichever comes first; alone, no iteration limit). A resume gets a fresh "
+             "budget.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(
         envvar="LEAGUE_RUN_DIR", help="Folder for the run's files (default: the config's run_dir).")] = None,
     redis_url: Annotated[Optional[str], typer.Option(
@@ -58,7 +66,8 @@ def run(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a run already in --run-dir.")] = False,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the run in --run-dir from its last checkpoint with its own config (flags "
-                         "may repeat its values; --iterations, --num-env-runners and --address may change).")] = False,
+                         "may repeat its values; --iterations, --minutes, --num-env-runners and --address may "
+                         "change).")] = False,
     from_scratch: Annotated[bool, typer.Option(
         "--from-scratch", help="With --resume: start the run over from iteration 0 with its own config, "
                                "replacing its matches, snapshots and checkpoints.")] = False,
@@ -79,7 +88,7 @@ def run(
     source = ctx.get_parameter_source("redis_url")  # click's ParameterSource
     if resume and source is not None and source.name == "ENVIRONMENT":
         redis_url = None  # resolve_redis_url reads LEAGUE_REDIS_URL itself, and only if it names the run's server
-    overrides = {"game": game, "iterations": iterations, "run_dir": run_dir,
+    overrides = {"game": game, "iterations": iterations, "minutes": minutes, "run_dir": run_dir,
                  "redis_url": redis_url, "seed": seed,
                  "training": {"framework": framework.value} if framework is not None else None,
                  "resources": {k: v for k, v in {"num_env_runners": num_env_runners, "address": address}.items()
@@ -95,7 +104,7 @@ def run(
     from league.manager import LeagueManager
 
     console = Console(soft_wrap=quiet)
-    console.print(f"League: [bold]{config.game}[/], {config.iterations} iterations, run folder {config.run_dir}")
+    console.print(f"League: [bold]{config.game}[/], {_limits(config)}, run folder {config.run_dir}")
     with _hold_notices(verbose):
         manager = LeagueManager(config, overwrite=overwrite)
     _train(manager, console, quiet)
@@ -132,19 +141,32 @@ def _resume(config_file: Optional[Path], overrides: dict[str, Any], quiet: bool,
     run_dir = target.run_dir
     console = Console(soft_wrap=quiet)
     with _hold_notices(verbose):
-        manager = LeagueManager.resume(run_dir, iterations=target.iterations,
+        manager = LeagueManager.resume(run_dir, iterations=target.iterations, minutes=target.minutes,
                                        num_env_runners=target.num_env_runners, address=target.address,
                                        redis_url=target.redis_url, from_scratch=from_scratch)
     if from_scratch:
         console.print(f"League: starting {manager.config.game} in {run_dir} over from iteration 0", markup=False)
         _train(manager, console, quiet)
         return
-    console.print(f"League: resuming {manager.config.game} in {run_dir} after iteration "
-                  f"{manager.iteration} of {manager.config.iterations} (resume {manager.resumes})", markup=False)
+    config = manager.config
+    total = "" if config.iterations is None else f" of {config.iterations}"
+    budget = "" if config.minutes is None else f", for at most {config.minutes:g} more minutes"
+    console.print(f"League: resuming {config.game} in {run_dir} after iteration {manager.iteration}{total} "
+                  f"(resume {manager.resumes}){budget}", markup=False)
     _train(manager, console, quiet)
 
 
+def _limits(config: "LeagueConfig") -> str:
+    """``30 iterations``, ``at most 5 minutes`` or both: what stops the run."""
+    iterations = None if config.iterations is None else f"{config.iterations} iterations"
+    minutes = None if config.minutes is None else f"{config.minutes:g} minutes"
+    if iterations and minutes:
+        return f"{iterations} or {minutes}, whichever comes first"
+    return iterations or f"at most {minutes}"
+
+
 def _train(manager: "LeagueManager", console: Console, quiet: bool) -> None:
+    from league.budget import StopReason
     from league.display import LiveView, report_line
 
     config = manager.config
@@ -160,3 +182,7 @@ def _train(manager: "LeagueManager", console: Console, quiet: bool) -> None:
             f"{manager.ledger.match_count():,} matches, {len(manager.snapshots)} snapshots; "
             f"`league status --run-dir {config.run_dir}` shows the roster"
         )
+        if manager.stop_reason is StopReason.TIME_BUDGET:
+            console.print(f"stopped on the time budget ({config.minutes:g} minutes) after iteration "
+                          f"{manager.iteration}, checkpointed; `league run --resume --run-dir "
+                          f"{config.run_dir}` continues", markup=False)

@@ -27,6 +27,7 @@ PROGRESS_FIELDS = (
     "ledger_retries",       # ledger calls retried while Redis was unreachable
     "resumes",              # times the run was resumed from a checkpoint
     "checkpoint",           # iteration of the newest checkpoint written (recorded once it is on disk)
+    "wall_seconds",         # wall time of the committed iterations, resumes included (rounded seconds)
 )
 
 

@@ -11,7 +11,7 @@ from ray.rllib.models.preprocessors import get_preprocessor
 
 import envs
 from agents.models import ActionMaskModel
-from agents.scripted import ConnectFourHeuristicPolicy, RandomPolicy
+from agents.scripted import SCRIPTED_POLICIES, AlphaBeta4Policy, ConnectFourHeuristicPolicy, RandomPolicy
 
 
 def _space():
@@ -94,3 +94,23 @@ def test_heuristic_policy_blocks_through_the_rllib_interface():
     policy = ConnectFourHeuristicPolicy(flat_space, env.action_space, {"seed": 0})
     actions, _, _ = policy.compute_actions(batch)
     assert actions.tolist() == [4]
+
+
+def test_every_scripted_chooser_has_a_policy_and_alphabeta_blocks_through_the_rllib_interface():
+    import pickle
+
+    from agents.heuristics import CHOOSERS
+
+    assert set(SCRIPTED_POLICIES) == set(CHOOSERS)
+    assert SCRIPTED_POLICIES["alphabeta-4"] is AlphaBeta4Policy
+    assert pickle.loads(pickle.dumps(AlphaBeta4Policy)) is AlphaBeta4Policy  # by reference, as Ray ships it
+    env = envs.make("connect_four")
+    obs, _ = env.reset(seed=0)
+    o = obs["player_0"]
+    board = np.zeros((6, 7, 2), dtype=np.float32)
+    board[5, 4, 1] = board[4, 4, 1] = board[3, 4, 1] = 1.0  # opponent threatens column 4
+    board[5, 0, 0] = board[4, 0, 0] = board[5, 1, 0] = 1.0
+    o["observation"] = board
+    flat_space, batch = _flat_batch([o] * 3)
+    actions, _, _ = AlphaBeta4Policy(flat_space, env.action_space, {"seed": 0}).compute_actions(batch)
+    assert actions.tolist() == [4, 4, 4]

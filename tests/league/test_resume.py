@@ -126,7 +126,7 @@ def test_resume_cli_refuses_config_changes_and_missing_runs(tmp_path):
                             env={"COLUMNS": "300"})
     assert changed.exit_code == 2
     assert re.search(r"changes game 'connect_four' -> 'tictactoe' \(--game\) \(only --iterations, "
-                     r"--num-env-runners and --address may change", changed.output)
+                     r"--minutes, --num-env-runners and --address may change", changed.output)
     both = runner.invoke(app, ["run", "--resume", "--overwrite", "--run-dir", str(tmp_path)], env={"COLUMNS": "300"})
     assert both.exit_code == 2 and "pass one of them" in both.output
 
