@@ -5,10 +5,16 @@ Observations are ``{"observation": ..., "action_mask": ...}`` dicts (see
 to its logits, so after the softmax every illegal action has probability
 exactly zero. Policy and value function have separate MLP trunks (tanh or ReLU).
 
+:class:`ConvActionMaskModel` is the board-seeing alternative (issue 19): a
+residual convolutional tower over a ``Box(H, W, C)`` observation (Connect Four's
+6x7x2, tic-tac-toe's 3x3x2), masked the same way. Both are League's one model
+name, :data:`ACTION_MASK_MODEL`; ``custom_model_config["model"]`` (``"mlp"``,
+the default and what every older snapshot means, or ``"conv"``) picks the class.
+
 The TF2 twin is :class:`agents.tf_models.TFActionMaskModel` (imported only when a
 run asks for ``tf2``). League's model configs (snapshot manifests, exports) name
 :data:`ACTION_MASK_MODEL` whatever the framework; :func:`model_config_for` gives
-RLlib the name registered for the framework at hand.
+RLlib the name registered for the framework and model kind at hand.
 """
 
 from __future__ import annotations
@@ -34,6 +40,18 @@ ACTION_MASK_MODEL = "league_action_mask"
 #: Name under which the TF2 twin (:class:`agents.tf_models.TFActionMaskModel`) is registered.
 TF_ACTION_MASK_MODEL = "league_action_mask_tf"
 
+#: Names under which the convolutional models are registered (torch, and its TF2 twin
+#: :class:`agents.tf_models.TFConvActionMaskModel`); League's configs still name :data:`ACTION_MASK_MODEL`.
+CONV_MODEL = "league_conv_mask"
+TF_CONV_MODEL = "league_conv_mask_tf"
+
+#: League's model kinds (``custom_model_config["model"]``, config ``training.model``).
+MODELS = ("mlp", "conv")
+
+#: The RLlib name of each (framework, model kind).
+_REGISTERED = {("torch", "mlp"): ACTION_MASK_MODEL, ("tf2", "mlp"): TF_ACTION_MASK_MODEL,
+               ("torch", "conv"): CONV_MODEL, ("tf2", "conv"): TF_CONV_MODEL}
+
 #: The deep-learning frameworks League trains with (RLlib's ``framework`` values).
 FRAMEWORKS = ("torch", "tf2")
 
@@ -55,6 +73,32 @@ def _mlp(in_size: int, hiddens: list[int], activation: str) -> nn.Sequential:
         layers += [nn.Linear(in_size, width), ACTIVATIONS[activation]()]
         in_size = width
     return nn.Sequential(*layers)
+
+
+def model_kind(custom_model_config: Mapping[str, Any]) -> str:
+    """The model kind a ``custom_model_config`` asks for (``"mlp"`` when it names none, as older snapshots do).
+
+    Raises:
+        ValueError: for a kind League has no model for.
+    """
+    kind = custom_model_config.get("model", "mlp")
+    if kind not in MODELS:
+        raise ValueError(f"unknown model {kind!r}: expected one of {list(MODELS)}")
+    return str(kind)
+
+
+def grid_shape(observation_space: gym.Space) -> tuple[int, int, int]:
+    """``(H, W, C)`` of a model's observation space (a Dict with ``observation``, or its RLlib-flattened form).
+
+    Raises:
+        ValueError: if the observation is not 3-D, naming its shape.
+    """
+    original = getattr(observation_space, "original_space", observation_space)
+    shape = tuple(original["observation"].shape)
+    if len(shape) != 3:
+        raise ValueError(f"the conv model needs a grid observation Box(H, W, C); this game's observation has "
+                         f"shape {shape}")
+    return int(shape[0]), int(shape[1]), int(shape[2])
 
 
 def mask_logits(logits: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
@@ -82,6 +126,9 @@ class ActionMaskModel(TorchModelV2, nn.Module):
         nn.Module.__init__(self)
         original = getattr(obs_space, "original_space", obs_space)
         in_size = int(math.prod(original["observation"].shape))
+        if model_kind(custom_model_config) != "mlp":  # a conv config that bypassed model_config_for
+            raise ValueError(f"ActionMaskModel is the MLP; model {custom_model_config['model']!r} is built by "
+                             "the name agents.models.model_config_for gives")
         hiddens = list(custom_model_config.get("hiddens", [256, 256]))
         activation = check_activation(custom_model_config.get("activation", "tanh"))
         self._policy_trunk = _mlp(in_size, hiddens, activation)
@@ -104,12 +151,74 @@ class ActionMaskModel(TorchModelV2, nn.Module):
         return self._value(self._value_features).squeeze(1)
 
 
+class _ResidualBlock(nn.Module):
+    """Two 3x3 convolutions (padding same) with a skip: ``relu(x + conv2(relu(conv1(x))))`` (He et al. 2016)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.conv2(torch.relu(self.conv1(x))))
+
+
+class ConvActionMaskModel(TorchModelV2, nn.Module):
+    """A residual convolutional policy/value model for ``Box(H, W, C)`` boards, masked like :class:`ActionMaskModel`.
+
+    A 3x3 stem convolution to ``conv_channels`` channels (ReLU), ``conv_blocks``
+    residual blocks, then two linear heads on the flattened tower (NCHW order):
+    the logits (masked) and the value (plain linear, as the MLP's). Policy and
+    value share the tower, as in AlphaZero (Silver et al. 2018).
+
+    ``custom_model_config`` keys: ``model`` (``"conv"``), ``conv_channels`` (default 64)
+    and ``conv_blocks`` (default 2).
+
+    Canonical weight names (torch's; the TF2 twin converts to them): ``_stem.weight``
+    (out x in x 3 x 3), ``_stem.bias``, ``_blocks.<i>.conv1.weight``, ...,
+    ``_logits.weight`` (actions x C*H*W), ``_logits.bias``, ``_value.weight``, ``_value.bias``.
+    """
+
+    def __init__(
+        self,
+        obs_space: gym.Space,
+        action_space: gym.Space,
+        num_outputs: int,
+        model_config: dict[str, Any],
+        name: str,
+        **custom_model_config: Any,
+    ) -> None:
+        TorchModelV2.__init__(self, obs_space, action_space, num_outputs, model_config, name)
+        nn.Module.__init__(self)
+        height, width, depth = grid_shape(obs_space)
+        channels = int(custom_model_config.get("conv_channels", 64))
+        blocks = int(custom_model_config.get("conv_blocks", 2))
+        self._stem = nn.Conv2d(depth, channels, 3, padding=1)
+        self._blocks = nn.Sequential(*[_ResidualBlock(channels) for _ in range(blocks)])
+        self._logits = nn.Linear(channels * height * width, num_outputs)
+        self._value = nn.Linear(channels * height * width, 1)
+        self._features: torch.Tensor | None = None
+
+    def forward(self, input_dict, state, seq_lens):
+        """Masked logits for a batch of ``(B, H, W, C)`` observations."""
+        obs = input_dict["obs"]
+        board = obs["observation"].float().permute(0, 3, 1, 2)  # NHWC -> NCHW
+        self._features = self._blocks(torch.relu(self._stem(board))).flatten(1)
+        return mask_logits(self._logits(self._features), obs["action_mask"].float()), state
+
+    def value_function(self) -> torch.Tensor:
+        """State values of the last batch passed to :meth:`forward`."""
+        assert self._features is not None, "forward() must run before value_function()"
+        return self._value(self._features).squeeze(1)
+
+
 def register_models(framework: str = "torch") -> None:
     """Register League's models for ``framework`` with RLlib's ModelCatalog (idempotent).
 
     ``tf2`` imports TensorFlow (:mod:`agents.tf_models`); ``torch`` never does.
     """
     ModelCatalog.register_custom_model(ACTION_MASK_MODEL, ActionMaskModel)
+    ModelCatalog.register_custom_model(CONV_MODEL, ConvActionMaskModel)
     if framework == "tf2":
         from agents.tf_models import register_tf_models
 
@@ -119,16 +228,21 @@ def register_models(framework: str = "torch") -> None:
 def model_config_for(framework: str, model_config: Mapping[str, Any]) -> dict[str, Any]:
     """The RLlib model config for ``framework`` of one League wrote (which names :data:`ACTION_MASK_MODEL`).
 
-    RLlib's ModelCatalog holds one class per name, so the TF2 model is registered
-    under its own name; this swaps it in for ``tf2``. Other configs pass unchanged.
+    RLlib's ModelCatalog holds one class per name, so each framework's MLP and conv
+    model is registered under its own name; this swaps in the one for ``framework``
+    and ``custom_model_config["model"]`` (see :func:`model_kind`). Other configs pass unchanged.
 
     Example:
         >>> model_config_for("tf2", {"custom_model": ACTION_MASK_MODEL})
         {'custom_model': 'league_action_mask_tf'}
+        >>> model_config_for("torch", {"custom_model": ACTION_MASK_MODEL,
+        ...                            "custom_model_config": {"model": "conv"}})["custom_model"]
+        'league_conv_mask'
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"unknown framework {framework!r}: expected one of {list(FRAMEWORKS)}")
     config = dict(model_config)
-    if framework == "tf2" and config.get("custom_model") == ACTION_MASK_MODEL:
-        config["custom_model"] = TF_ACTION_MASK_MODEL
+    if config.get("custom_model") == ACTION_MASK_MODEL:
+        kind = model_kind(config.get("custom_model_config") or {})
+        config["custom_model"] = _REGISTERED[(framework, kind)]
     return config

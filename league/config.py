@@ -25,6 +25,19 @@ from league.redact import redact_url
 from league.types import PfspWeighting, Role
 
 
+#: Validation context key: the config is a stored run's (``run.json``), read by ``league status``, ``report``,
+#: ``prune`` and the like. The checks that depend on this Python rather than on the values (an installed
+#: framework, the game's registry entry or module, its observation shape, its OpenSpiel tree) were made when
+#: the run started and are made again when it resumes (a fresh validation), so a stored config skips them:
+#: reading a run imports neither its game nor its framework (issue 21).
+STORED_RUN = "stored_run"
+
+
+def _stored_run(info: ValidationInfo) -> bool:
+    """Whether this validation reads a stored run's config (see :data:`STORED_RUN`)."""
+    return bool((info.context or {}).get(STORED_RUN))
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -53,7 +66,8 @@ LEAGUE_OWNED_RLLIB_KEYS: dict[str, str] = {
     **{name: f"training.{name}" for name in (
         "train_batch_size", "lr", "gamma", "entropy_coeff", "vf_loss_coeff", *PPO_DEFAULTS)},
     "train_batch_size_per_learner": "training.train_batch_size",
-    "model": "training.hiddens and training.activation (League's action-masking model)",
+    "model": "training.model, training.hiddens, training.activation, training.conv_channels and "
+             "training.conv_blocks (League's action-masking models)",
 }
 
 
@@ -86,10 +100,20 @@ class TrainingConfig(_Section):
         default_factory=dict, description="Further keyword arguments of the algorithm config's training() "
         "(RLlib's names, e.g. grad_clip, lr_schedule, vf_clip_param); each is checked against the chosen "
         "algorithm's settings before the run starts.")
-    hiddens: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP layer widths.")
+    model: Literal["mlp", "conv"] = Field(
+        "mlp", description="The players' network: 'mlp' (policy and value MLPs over the flattened observation; "
+        "hiddens, activation) or 'conv' (a residual convolutional tower over a Box(H, W, C) board such as "
+        "Connect Four's 6x7x2, with a policy and a value head; conv_channels, conv_blocks). Both mask illegal "
+        "actions (agents.models).")
+    hiddens: tuple[int, ...] = Field((256, 256), min_length=1, description="MLP layer widths (model 'mlp').")
     activation: Literal["tanh", "relu"] = Field(
         "tanh", description="Activation of the MLP's hidden layers: 'tanh' or 'relu' (docs/benchmarks.md "
-        "compares them on Connect Four).")
+        "compares them on Connect Four; model 'mlp').")
+    conv_channels: int = Field(
+        64, ge=1, le=1024, description="Channels of every 3x3 convolution of the conv tower (model 'conv').")
+    conv_blocks: int = Field(
+        2, ge=0, le=32, description="Residual blocks (two 3x3 convolutions and a skip each) after the conv "
+        "model's stem convolution (model 'conv').")
     framework: Literal["torch", "tf2"] = Field(
         "torch", description="Deep-learning framework of the trainable players: 'torch', or 'tf2' (RLlib's "
         "eager TF2 policies; needs the tf extra: pip install 'league[tf]'). Snapshots and exports hold the "
@@ -97,8 +121,8 @@ class TrainingConfig(_Section):
 
     @field_validator("framework")
     @classmethod
-    def _framework_installed(cls, value: str) -> str:
-        if value == "tf2":
+    def _framework_installed(cls, value: str, info: ValidationInfo) -> str:
+        if value == "tf2" and not _stored_run(info):  # `league status` reads a tf2 run without TensorFlow
             # find_spec, not import: importing TensorFlow takes seconds, and validating a config should not.
             missing = [name for name, module in (("tensorflow", "tensorflow"), ("tf-keras", "tf_keras"))
                        if importlib.util.find_spec(module) is None]
@@ -120,10 +144,17 @@ class TrainingConfig(_Section):
     def custom_model_config(self) -> dict[str, Any]:
         """The ``custom_model_config`` of League's action-masking model for these settings.
 
+        The MLP's names no model kind (as snapshots from before the conv model did);
+        :func:`agents.models.model_config_for` reads ``model`` to pick the class.
+
         Example:
             >>> TrainingConfig(hiddens=(64,)).custom_model_config()
             {'hiddens': [64], 'activation': 'tanh'}
+            >>> TrainingConfig(model="conv").custom_model_config()
+            {'model': 'conv', 'conv_channels': 64, 'conv_blocks': 2}
         """
+        if self.model == "conv":
+            return {"model": "conv", "conv_channels": self.conv_channels, "conv_blocks": self.conv_blocks}
         return {"hiddens": list(self.hiddens), "activation": self.activation}
 
     @model_validator(mode="after")
@@ -181,6 +212,9 @@ class ResourcesConfig(_Section):
     rollout_fragment_length: int | str = Field(
         "auto", description="Steps per runner per sample call, or 'auto' (train batch / runners)."
     )
+    sampler: Literal["league", "rllib"] = Field(
+        "rllib", description="Who samples: 'league' (League's batched lockstep sampler, one forward pass per "
+        "policy per step; league.rllib.sampler) or 'rllib' (RLlib's old-stack sampler).")
     restart_failed_env_runners: bool = Field(
         True, description="Restart a remote env runner that died (RLlib's fault tolerance); off: the run fails.")
     max_env_runner_restarts: int = Field(1000, ge=0, description="Most env runner restarts over a run.")
@@ -418,11 +452,6 @@ class LedgerConfig(_Section):
     write_batch: int = Field(1000, ge=1, description="Match records per Redis pipeline.")
 
 
-#: Validation context key: the config is a stored run's (``run.json``), whose import-path game was checked
-#: when the run started and is imported only by what builds the game.
-STORED_RUN = "stored_run"
-
-
 class LeagueConfig(_Section):
     """Everything a League run needs; loadable from TOML, overridable by CLI flags."""
 
@@ -459,11 +488,10 @@ class LeagueConfig(_Section):
     @field_validator("game")
     @classmethod
     def _known_game(cls, value: str, info: ValidationInfo) -> str:
-        import envs
-        from envs.imported import is_import_path
-
-        if is_import_path(value) and (info.context or {}).get(STORED_RUN):
+        if _stored_run(info):
             return value  # a stored run's own game: `league status` and the like need not import it
+        import envs
+
         try:
             envs.get_spec(value)
         except UnknownGameError as e:
@@ -486,7 +514,7 @@ class LeagueConfig(_Section):
         return self
 
     @model_validator(mode="after")
-    def _scripted_players_fit_the_game(self) -> "LeagueConfig":
+    def _scripted_players_fit_the_game(self, info: ValidationInfo) -> "LeagueConfig":
         from agents.heuristics import CHOOSERS
 
         for name in self.roster.scripted or ():
@@ -496,7 +524,7 @@ class LeagueConfig(_Section):
         if self.matchmaking.matchmaker is None and self.matchmaking.main.scripted > 0 and not self.scripted_players:
             raise ValueError(f"matchmaking.main.scripted: {self.matchmaking.main.scripted:g} of main's matches go "
                              "to scripted players, but the league has none (roster.scripted)")
-        if self.evaluation.exploitability_every:
+        if self.evaluation.exploitability_every and not _stored_run(info):  # walks the game's whole tree
             from league.exploitability import openspiel_game
 
             try:
@@ -507,6 +535,24 @@ class LeagueConfig(_Section):
         if opponent is not None and self.game not in opponent:
             raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "
                              f"{sorted(opponent)}, not {self.game!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _conv_model_needs_a_board(self, info: ValidationInfo) -> "LeagueConfig":
+        if self.training.model != "conv" or _stored_run(info):
+            return self  # a stored run's game was checked when the run started
+        import envs
+
+        try:
+            env = envs.make(self.game, **self.env_config)
+        except Exception as e:  # each game's constructor raises its own errors for a bad env_config
+            raise ValueError(f"training.model: 'conv' needs {self.game!r}'s observation shape, but the game does "
+                             f"not build with env_config {self.env_config!r} ({type(e).__name__}: {e})") from None
+        shape = tuple(env.observation_space["observation"].shape)
+        env.close()
+        if len(shape) != 3:
+            raise ValueError(f"training.model: 'conv' needs a grid observation Box(H, W, C), but {self.game!r} "
+                             f"observes shape {shape}; use model 'mlp'")
         return self
 
     @property

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from league.manager import MAIN, IterationReport
+from league.iteration import MAIN, IterationReport
 from league.types import Role
 
 _COLUMNS = ("iter", "steps", "steps/s", "matches", "league", "snapshots res/stored", "main Elo",

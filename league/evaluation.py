@@ -16,7 +16,7 @@ import numpy as np
 from agents.heuristics import Chooser
 from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY, ObservationEncoder
 from envs.registry import get_spec
-from league.ledger.base import PairCounts
+from league.types import PairCounts
 
 
 class Actor(Protocol):

@@ -26,8 +26,8 @@ from agents.opponent import OPPONENT_FILE, Opponent, load_opponent
 from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
 from envs.registry import get_spec
 from league.errors import UsageError
-from league.ledger.base import PairCounts
 from league.stats import wilson_interval
+from league.types import PairCounts
 
 
 class Player(Protocol):

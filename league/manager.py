@@ -36,12 +36,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import ray
 
 import envs
 from agents.heuristics import CHOOSERS
@@ -72,7 +70,7 @@ from league.evaluation import ScriptedActor, head_to_head, play_games
 from league.exploitability import LeagueExploitability, LeagueMeasure, ProbsFn
 from league.export import players_store
 from league.faults import kill_point, set_iteration
-from league.ledger.base import PairCounts
+from league.iteration import MAIN, IterationReport  # re-exported: `from league.manager import MAIN` still works
 from league.ledger.embedded import EmbeddedRedis
 from league.ledger.redis_ledger import RedisLedger
 from league.matchmaking import LeagueView, MatchPlan, PlayerView, load_matchmaker, make_plan
@@ -104,100 +102,16 @@ from league.rllib.algorithm import (
 )
 from league.rllib.callbacks import LedgerSpec
 from league.rllib.mapping import MatchMapping
-from league.rllib.runtime import ensure_ray, is_node_local_url, shutdown_ray
+from league.rllib.runtime import driver_node_id, ensure_ray, is_node_local_url, shutdown_ray
 from league.player_ids import allocate_snapshot_id
 from league.roles import initial_roster, resets_after_snapshot, snapshot_due
 from league.run_dir import RunInfo, RunLock, new_run_id, prepare_run_dir, read_run_info
 from league.snapshots import SnapshotInfo, SnapshotStore, describe_space, open_store
 from league.snapshots.manifest import RatingAtFreeze
 from league.tensorboard import TensorBoardLog
-from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
+from league.types import MatchId, MatchRecord, PairCounts, PlayerId, PlayerRecord, Role
 
 _log = logging.getLogger(__name__)
-
-#: Policy id of the (first) main player.
-MAIN = PlayerId("main")
-
-
-@dataclass(frozen=True)
-class IterationReport:
-    """What happened in one league iteration.
-
-    Attributes:
-        iteration: 1-based iteration number.
-        env_steps: Env steps sampled since the run started.
-        env_steps_per_s: Sampled env steps per second of this iteration's wall time.
-        episodes: Matches (RLlib episodes) that finished this iteration, each recorded in the ledger.
-        total_episodes: Matches that finished in committed iterations since the run started.
-        matches_recorded: Matches in the ledger.
-        league_size: Players on the roster.
-        snapshots: Frozen snapshots on the roster.
-        evaluation: Main's results against the evaluation opponent, if evaluated.
-        train_time_s: Seconds in ``Algorithm.train`` (sampling and learning).
-        league_time_s: Seconds of League's own bookkeeping (ledger, ratings, snapshots, mapping).
-        evaluation_time_s: Seconds of evaluation games.
-        ratings: Every rated player's ratings after this iteration.
-        agent_steps: Agent steps each policy sampled this iteration (mirrors under their own id).
-        new_snapshots: Snapshots taken after this iteration.
-        resets: Players reset to their initial weights after this iteration.
-        resident: Frozen players that were RLlib policies during this iteration.
-        restored: Frozen players restored (from the store or a scripted class) before sampling.
-        restore_time_s: Seconds spent before sampling on the plan and the resident pool (restores, drops).
-        pruned: Snapshots removed by the run's retention policy after this iteration.
-        unusable: Snapshots that failed verification before this iteration and were skipped.
-        abandoned: In-flight episodes abandoned because a player in them was dropped from the pool.
-        anchor_matches: Rated games new snapshots played against scripted players after this iteration.
-        env_runner_restarts: Remote env runners restarted since the run started (after they died).
-        env_restarts: Sub-environments restarted since the run started (after they raised).
-        ledger_retries: Ledger calls retried while Redis was unreachable, since the run started.
-        checkpointed: Whether a league checkpoint committed this iteration.
-        sample_time_s: Seconds RLlib spent sampling (part of ``train_time_s``).
-        learn_time_s: Seconds RLlib spent in updates (part of ``train_time_s``; APPO and IMPALA update in
-            RLlib's learner thread, alongside sampling).
-        players: The roster after this iteration.
-        learner_scores: Each learner's score in the matches chosen for it this iteration.
-        written_by_runners: Match records the env runners wrote to the ledger themselves this iteration.
-        exploitability: Exact exploitability of each trainable player and of the snapshots' Nash
-            mixture (key ``mixture``), when measured this iteration (``evaluation.exploitability_every``).
-        learner_stats: Each trainable player's learner statistics after its last update this iteration
-            (``policy_loss``, ``vf_loss``, ``total_loss``, ``entropy``, ``lr``, ``kl`` where the
-            algorithm reports it, ...; :func:`league.rllib.algorithm.learner_stats`).
-    """
-
-    iteration: int
-    env_steps: int
-    env_steps_per_s: float
-    episodes: int
-    total_episodes: int
-    matches_recorded: int
-    league_size: int
-    snapshots: int
-    evaluation: PairCounts | None
-    train_time_s: float
-    league_time_s: float
-    evaluation_time_s: float
-    ratings: dict[PlayerId, Rating] = field(default_factory=dict)
-    agent_steps: dict[str, int] = field(default_factory=dict)
-    new_snapshots: tuple[PlayerId, ...] = ()
-    resets: tuple[PlayerId, ...] = ()
-    resident: tuple[PlayerId, ...] = ()
-    restored: tuple[PlayerId, ...] = ()
-    restore_time_s: float = 0.0
-    pruned: tuple[PlayerId, ...] = ()
-    unusable: tuple[PlayerId, ...] = ()
-    abandoned: int = 0
-    anchor_matches: int = 0
-    env_runner_restarts: int = 0
-    env_restarts: int = 0
-    ledger_retries: int = 0
-    checkpointed: bool = False
-    sample_time_s: float = 0.0
-    learn_time_s: float = 0.0
-    players: tuple[PlayerRecord, ...] = ()
-    learner_scores: dict[PlayerId, float] = field(default_factory=dict)
-    written_by_runners: int = 0
-    exploitability: dict[str, float] = field(default_factory=dict)
-    learner_stats: dict[PlayerId, dict[str, float]] = field(default_factory=dict)
 
 
 class LeagueManager:
@@ -359,7 +273,7 @@ class LeagueManager:
         server every node reaches and the snapshot store shared (``s3://``, or a
         ``file://`` URI on a filesystem every node mounts).
         """
-        driver = ray.get_runtime_context().get_node_id()
+        driver = driver_node_id()
         elsewhere = [node for node in runner_nodes(self.algorithm) if node != driver]
         if not elsewhere:
             return

@@ -39,9 +39,8 @@ from typing import Mapping, Sequence, Union
 import numpy as np
 
 from league.errors import ConfigError, LeagueError
-from league.ledger.base import PairCounts
 from league.ratings import Rating
-from league.types import PfspWeighting, PlayerId, Role
+from league.types import PairCounts, PfspWeighting, PlayerId, Role
 
 #: What a matchmaker returns for a learner: weights over opponents (one player
 #: fills every other seat) or over whole line-ups (one player per other seat).

@@ -17,8 +17,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from league.ledger.base import PairCounts
-from league.types import MatchRecord, Outcome, PlayerId
+from league.types import MatchRecord, Outcome, PairCounts, PlayerId
 
 
 def payoff_from_matches(matches: Iterable[MatchRecord]) -> dict[tuple[PlayerId, PlayerId], PairCounts]:

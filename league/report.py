@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from league.ledger.base import PairCounts
 from league.offline import open_ledger, run_config
 from league.ratings import Rating, rating_history
-from league.types import PlayerId, PlayerRecord, Role
+from league.types import PairCounts, PlayerId, PlayerRecord, Role
 
 #: Players named in the Elo chart's legend besides the trainable ones.
 _LABELLED_TOP = 8

@@ -21,9 +21,8 @@ from typing import Mapping
 import numpy as np
 
 from league.config import LeagueConfig, SnapshotConfig
-from league.ledger.base import PairCounts  # noqa: F401 - used by the doctest
 from league.matchmaking import LeagueView, PlayerView
-from league.types import PlayerId, PlayerRecord, Role
+from league.types import PairCounts, PlayerId, PlayerRecord, Role  # noqa: F401 - PairCounts: the doctest
 
 #: Id prefixes of the trainable roles; the n-th player of a role (n >= 2) gets ``_n``.
 ROLE_PREFIX: dict[Role, str] = {

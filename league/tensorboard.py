@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from league.manager import IterationReport
+    from league.iteration import IterationReport
 
 TENSORBOARD_DIR = "tensorboard"
 
 
 class TensorBoardLog:
-    """Writes each :class:`~league.manager.IterationReport` as TensorBoard scalars.
+    """Writes each :class:`~league.iteration.IterationReport` as TensorBoard scalars.
 
     Args:
         run_dir: The run folder; events go to ``<run_dir>/tensorboard``.

@@ -1,11 +1,14 @@
-"""Seeing a league: the HTML report in headless Chromium, TensorBoard scalars read back, the live view."""
+"""Seeing a league: the HTML report in headless Chromium, TensorBoard scalars read back, the live view, and
+`league status`, `report` and `prune` reading a run without importing Ray or torch."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -150,3 +153,53 @@ def test_the_live_view_shows_the_roster_with_roles_ratings_and_time_per_phase(sh
         assert "trainable" in line and f"{last.ratings[player].elo:.0f}" in line
     assert last.sample_time_s > 0 and last.learn_time_s > 0
     assert last.sample_time_s + last.learn_time_s <= last.train_time_s + 1e-6
+
+
+# -- reading a run imports neither Ray nor torch (issue 21) ------------------------------------------------------
+
+#: Packages that reading a stopped run must not import: a run's table, report or prune needs neither.
+HEAVY = ("ray", "torch", "tensorflow")
+
+
+def _league_imports(*args: str, hide: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run ``python -X importtime -m league ARGS`` (``hide``: packages made unimportable first) and
+    return the process and the top-level packages it imported, as ``-X importtime`` lists them."""
+    code = "".join(f"sys.modules[{name!r}] = None; " for name in hide)
+    command = ([sys.executable, "-X", "importtime", "-m", "league", *args] if not hide else
+               [sys.executable, "-X", "importtime", "-c",
+                f"import sys; {code}sys.argv = ['league', *sys.argv[1:]]; from league.cli import main; main()",
+                *args])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in done.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    return done, imported
+
+
+def test_status_report_and_prune_of_a_run_import_neither_ray_nor_torch(short_run, tmp_path):
+    run_dir, _, _ = short_run
+    status, imported = _league_imports("status", "--run-dir", str(run_dir))
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert "main_exploiter" in status.stdout and "Payoff" in status.stdout  # the table was drawn
+    assert {"league", "rich", "redis"} <= imported  # -X importtime's list was read
+    assert not imported & set(HEAVY)
+    report, imported = _league_imports("report", "--run-dir", str(run_dir), "--out", str(tmp_path / "r.html"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "report written to" in report.stdout and (tmp_path / "r.html").stat().st_size > 0
+    assert "matplotlib" in imported and not imported & set(HEAVY)
+    prune, imported = _league_imports("prune", "--run-dir", str(run_dir), "--keep-last", "1", "--dry-run")
+    assert prune.returncode == 0, prune.stderr[-3000:]
+    assert re.search(r"would remove [1-9]\d* snapshot\(s\): main", prune.stdout), prune.stdout
+    assert not imported & set(HEAVY)
+
+
+def test_status_reads_a_tf2_run_where_tensorflow_cannot_be_imported(short_run, tmp_path):
+    # A tf2 run's folder read on a machine without the tf extra: the framework matters only to a run that trains.
+    copy = tmp_path / "tf2-run"
+    shutil.copytree(short_run[0], copy)
+    info = json.loads((copy / "run.json").read_text())
+    info["config"]["training"]["framework"] = "tf2"
+    (copy / "run.json").write_text(json.dumps(info))
+    status, imported = _league_imports("status", "--run-dir", str(copy), "--json", hide=("tensorflow", "tf_keras"))
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert json.loads(status.stdout)["iteration"] == 3
+    assert not imported & set(HEAVY)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.console import Console
 
-import envs
 from league.cli.errors import reports_errors
 
 
 @reports_errors
 def list_envs() -> None:
     """List the registered games."""
+    import envs  # here, not at the top: every other command imports this module too
     from league.display import games_table
 
     rows = []

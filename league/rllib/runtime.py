@@ -56,6 +56,11 @@ def shutdown_ray() -> None:
     reaper().forget_ray()
 
 
+def driver_node_id() -> str:
+    """The Ray node id of this process (the driver), to compare with the nodes its env runners run on."""
+    return ray.get_runtime_context().get_node_id()
+
+
 def _runtime_env() -> dict | None:
     """What this job's workers on a joined cluster need in their environment.
 
