@@ -108,6 +108,12 @@ def _training(args: argparse.Namespace) -> dict[str, Any]:
     return training
 
 
+def _sampling(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[resources]`` overrides of a ceiling measurement: the sampler and sub-envs, if given."""
+    return {k: v for k, v in {"sampler": args.sampler, "num_envs_per_env_runner": args.league_envs}.items()
+            if v is not None}
+
+
 def _plain_train(plain: Any) -> Any:
     """One plain ``train()`` (waiting for APPO's and IMPALA's learner thread, as League does); env steps sampled."""
     from league.rllib.algorithm import train
@@ -152,7 +158,8 @@ def bench_defaults(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {"game": args.game, "iterations": 10_000, "run_dir": scratch / "run",
                                  "seed": args.seed, "training": _training(args)}
     resources = {k: v for k, v in {"num_env_runners": args.league_env_runners,
-                                   "num_envs_per_env_runner": args.league_envs}.items() if v is not None}
+                                   "num_envs_per_env_runner": args.league_envs,
+                                   "sampler": args.sampler}.items() if v is not None}
     if resources:
         overrides["resources"] = resources
     config = load_config(None, overrides)
@@ -185,6 +192,7 @@ def bench_defaults(args: argparse.Namespace) -> dict[str, Any]:
     league_rate = totals["league_steps"] / totals["league_s"]
     plain_rate = totals["plain_steps"] / totals["plain_s"]
     return {"benchmark": "league_defaults_vs_rllib_single_env", "algorithm": args.algorithm, "game": args.game,
+            "sampler": config.resources.sampler,
             "league_envs_per_runner": config.resources.num_envs_per_env_runner,
             "league_env_runners": config.resources.num_env_runners, "league_steps_per_s": league_rate,
             "rllib_single_env_steps_per_s": plain_rate, "ratio": league_rate / plain_rate, **totals}
@@ -240,7 +248,7 @@ def bench_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-ceiling-"))
     config = load_config(None, {"game": args.game, "iterations": 10_000, "run_dir": scratch / "run",
                                 "seed": args.seed, "evaluation": {"games": 0},
-                                "training": _training(args)})
+                                "training": _training(args), "resources": _sampling(args)})
     profile = cProfile.Profile()
     with LeagueManager(config) as league:
         for _ in range(args.warmup):
@@ -264,7 +272,8 @@ def bench_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     categories = _categories(stats)
     profiled = sum(categories.values()) or 1.0
     print(f"raw {args.game}: {raw:,.0f} env steps/s (random legal moves, one process)")
-    print(f"League sampling (defaults, driver's runner): {league_sampling:,.0f} env steps/s "
+    print(f"League sampling ({config.resources.sampler} sampler, {config.resources.num_envs_per_env_runner} envs, "
+          f"driver's runner): {league_sampling:,.0f} env steps/s "
           f"= {league_sampling / raw:.1%} of the raw game")
     print("own time of profiled iterations by where it is spent:")
     for name, seconds in sorted(categories.items(), key=lambda item: -item[1]):
@@ -273,6 +282,7 @@ def bench_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     for tottime, cumtime, name in top:
         print(f"  {tottime:7.2f} s own {cumtime:7.2f} s cum  {name}")
     return {"benchmark": "sampling_ceiling", "algorithm": args.algorithm, "game": args.game,
+            "sampler": config.resources.sampler, "envs_per_runner": config.resources.num_envs_per_env_runner,
             "raw_env_steps_per_s": raw,
             "league_sampling_steps_per_s": league_sampling, "fraction": league_sampling / raw,
             "profile_share": {k: v / profiled for k, v in categories.items()},
@@ -294,6 +304,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000, help="ceiling: raw env steps to time.")
     parser.add_argument("--top", type=int, default=25, help="ceiling: profile rows to print.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sampler", choices=("league", "rllib"), default=None,
+                        help="defaults, ceiling: League's resources.sampler instead of its default "
+                             "(ab always runs both sides on RLlib's sampler).")
     parser.add_argument("--train-batch-size", type=int, default=None,
                         help="training.train_batch_size on both sides instead of League's default (smoke runs).")
     parser.add_argument("--algorithm", action="append", choices=("PPO", "APPO", "IMPALA"), default=None,

@@ -38,6 +38,7 @@ from league.config import LEAGUE_OWNED_RLLIB_KEYS, LeagueConfig, TrainingConfig
 from league.errors import ConfigError, LeagueError
 from league.rllib.callbacks import LedgerSpec, MatchRecorder, RunnerOutput
 from league.rllib.mapping import MatchMapping, mirror_id
+from league.rllib.sampler import LeagueEnvRunner
 from league.rllib.weights import (
     copy_native_weights,
     learner_state,
@@ -187,6 +188,7 @@ def build_algorithm(
             num_gpus_per_env_runner=resources.num_gpus_per_env_runner,
             rollout_fragment_length=rollout_fragment_length(config),
             batch_mode="truncate_episodes",
+            env_runner_cls=LeagueEnvRunner if resources.sampler == "league" else None,
         )
         .training(model=model_config_for(training.framework, {
             "custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()}))

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
@@ -76,6 +76,11 @@ class RunnerOutput:
         self.ledger_retries += other.ledger_retries
 
 
+def _iteration(worker: Any) -> int:
+    """The league iteration the runner's match mapping serves (0 before one is installed)."""
+    return int(getattr(getattr(worker, "policy_mapping_fn", None), "iteration", 0))
+
+
 class MatchRecorder(RLlibCallback):
     """Buffers a match record for every episode that ends on this env runner."""
 
@@ -120,12 +125,9 @@ class MatchRecorder(RLlibCallback):
     def on_episode_end(self, *, episode: Any, base_env: Any = None, env_index: int | None = None,
                        worker: Any = None, **kwargs: Any) -> None:
         """Turn the finished episode into a match record (an env that raised ends it with its exception)."""
-        mapping = getattr(worker, "policy_mapping_fn", None)
-        iteration = int(getattr(mapping, "iteration", 0))
-        kill_point("sampling", iteration)
         if isinstance(episode, Exception):
             # restart_failed_sub_environments: RLlib rebuilt the sub-env; the match never finished.
-            self._output.env_restarts += 1
+            self.env_failed(worker)
             return
         env = base_env.get_sub_environments()[env_index or 0]
         returns: dict[str, float] = {}
@@ -133,22 +135,48 @@ class MatchRecorder(RLlibCallback):
         for (agent, policy_id), total in episode.agent_rewards.items():
             returns[agent] = returns.get(agent, 0.0) + float(total)
             seats[agent] = policy_id
-        agents = [a for a in env.possible_agents if a in seats]
+        self.match_ended(worker, episode_id=episode.episode_id, agents=env.possible_agents, seats=seats,
+                         returns=returns, length=int(episode.length),
+                         started=episode.user_data.get(_START_KEY))
+
+    def env_failed(self, worker: Any) -> None:
+        """Count a sub-environment that raised (rebuilt by the sampler, its episode dropped)."""
+        kill_point("sampling", _iteration(worker))
+        self._output.env_restarts += 1
+
+    def match_ended(self, worker: Any, *, episode_id: int, agents: Sequence[str], seats: Mapping[str, str],
+                    returns: Mapping[str, float], length: int, started: float | None) -> None:
+        """Record one finished match: every seated agent's policy id and return.
+
+        Called by :meth:`on_episode_end` for RLlib's sampler and directly by
+        League's batched sampler (:mod:`league.rllib.sampler`).
+
+        Args:
+            worker: The env runner the match ran on.
+            episode_id: The episode's id (unique per runner process with this runner's nonce).
+            agents: The env's agents in seat order (``possible_agents``).
+            seats: Policy id each agent played under.
+            returns: Each agent's total reward.
+            length: Env steps of the episode.
+            started: Wall time the episode started (None: unknown).
+        """
+        kill_point("sampling", _iteration(worker))
+        seated = [a for a in agents if a in seats]
         # The learner is the seat that played under its own trainable policy id;
         # frozen players are never in policies_to_train, mirrors never learn.
-        learners = [seats[a] for a in agents
+        learners = [seats[a] for a in seated
                     if not is_mirror(seats[a]) and self._is_trainable(worker, seats[a])]
         now = time.time()
         worker_index = getattr(worker, "worker_index", 0)
         self._add(
             MatchRecord(
-                match_id=MatchId(f"{worker_index}-{self._nonce}-{episode.episode_id}"),
-                seats=tuple(player_of(seats[a]) for a in agents),
-                returns=tuple(returns[a] for a in agents),
-                length=int(episode.length),
+                match_id=MatchId(f"{worker_index}-{self._nonce}-{episode_id}"),
+                seats=tuple(player_of(seats[a]) for a in seated),
+                returns=tuple(float(returns.get(a, 0.0)) for a in seated),
+                length=int(length),
                 wall_time=now,
-                duration_s=now - episode.user_data.get(_START_KEY, now),
-                iteration=iteration,
+                duration_s=now - (now if started is None else started),
+                iteration=_iteration(worker),
                 learner=PlayerId(learners[0]) if learners else None,
             )
         )
@@ -184,15 +212,23 @@ class MatchRecorder(RLlibCallback):
         """Nothing to record while learning; the ``training`` kill point sits here."""
         kill_point("training")
 
-    def on_sample_end(self, *, samples: Any, **kwargs: Any) -> None:
-        """Count the agent steps each policy sampled (its share of the train batch)."""
+    def on_sample_end(self, *, samples: Any, worker: Any = None, **kwargs: Any) -> None:
+        """Write the sample call's match records; count the agent steps each policy sampled.
+
+        League's batched sampler counts agent steps itself (:meth:`add_agent_steps`):
+        its batches hold only the learners' steps, not those of frozen players and mirrors.
+        """
         self._flush()
         batches = getattr(samples, "policy_batches", None)
-        if batches is None:
+        if batches is None or getattr(worker, "counts_agent_steps", False):
             return
+        self.add_agent_steps({pid: int(batch.count) for pid, batch in batches.items()})
+
+    def add_agent_steps(self, counts: Mapping[str, int]) -> None:
+        """Add agent steps sampled per policy id (mirrors under their own id)."""
         steps = self._output.agent_steps
-        for policy_id, batch in batches.items():
-            steps[policy_id] = steps.get(policy_id, 0) + int(batch.count)
+        for policy_id, count in counts.items():
+            steps[policy_id] = steps.get(policy_id, 0) + int(count)
 
     def drain(self) -> RunnerOutput:
         """Hand over (and forget) the counts and any records not written yet."""
