@@ -55,17 +55,37 @@ def connects_four(plane: np.ndarray, row: int, column: int) -> bool:
 
 
 def _winning_columns(board: np.ndarray, legal: np.ndarray, channel: int) -> list[int]:
-    """Legal columns where a disc of ``channel``'s player completes four."""
+    """Legal columns where a disc of ``channel``'s player completes four.
+
+    Works on Python lists (one conversion per call): numpy's per-element
+    indexing made this the costliest part of a scripted player's move.
+    """
+    occupied = (board[:, :, 0] + board[:, :, 1]).tolist()
+    plane = (board[:, :, channel] != 0).tolist()
     wins = []
-    for column in legal:
-        row = _drop_row(board, int(column))
+    for column in legal.tolist():
+        row = next((r for r in range(_CONNECT_FOUR_ROWS - 1, -1, -1) if not occupied[r][column]), None)
         if row is None:
             continue
-        plane = board[:, :, channel].copy()
-        plane[row, column] = 1
-        if connects_four(plane, row, int(column)):
+        plane[row][column] = True
+        if _line_of_four(plane, row, column):
             wins.append(int(column))
+        plane[row][column] = False
     return wins
+
+
+def _line_of_four(plane: list[list[bool]], row: int, column: int) -> bool:
+    """:func:`connects_four` on a 6x7 nested list."""
+    for d_row, d_col in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        count = 1
+        for sign in (1, -1):
+            r, c = row + sign * d_row, column + sign * d_col
+            while 0 <= r < _CONNECT_FOUR_ROWS and 0 <= c < _CONNECT_FOUR_COLS and plane[r][c]:
+                count += 1
+                r, c = r + sign * d_row, c + sign * d_col
+        if count >= 4:
+            return True
+    return False
 
 
 def connect_four_heuristic(

@@ -40,6 +40,34 @@ class _PettingZooEnv(MultiAgentEnv):
         self._env.close()
 
 
+#: AEC game state League reads after each move; wrappers keep it on the unwrapped env.
+_AEC_STATE = ("agents", "agent_selection", "_cumulative_rewards", "terminations", "truncations", "infos")
+
+
+def _game_state(env: Any) -> Any:
+    """Where to read ``env``'s turn state cheaply: the unwrapped env, if every wrapper only forwards it.
+
+    PettingZoo's ``BaseWrapper`` forwards attribute reads through ``__getattr__``,
+    one call per wrapper level per read, which cost League's wrapper about as
+    much as the game itself. A wrapper that keeps any of :data:`_AEC_STATE` itself
+    (an instance attribute or a class-level property) is read through, as before.
+    """
+    from pettingzoo.utils.env import AECEnv
+    from pettingzoo.utils.wrappers.base import BaseWrapper
+
+    layer = env
+    while isinstance(layer, BaseWrapper):
+        own = set(vars(layer))
+        for cls in type(layer).__mro__:
+            if cls in (BaseWrapper, AECEnv, object) or cls.__module__ == "typing":
+                continue
+            own.update(vars(cls))
+        if own.intersection(_AEC_STATE):
+            return env
+        layer = layer.env
+    return env.unwrapped
+
+
 class TurnBasedEnv(_PettingZooEnv):
     """An RLlib ``MultiAgentEnv`` over a turn-based PettingZoo AEC game."""
 
@@ -47,23 +75,31 @@ class TurnBasedEnv(_PettingZooEnv):
         env = make_aec()
         env.reset()
         super().__init__(env)
+        self._state = _game_state(env)
+
+    def _last(self) -> tuple[str, Any, float, bool, bool]:
+        """``env.last()`` for the agent to move: its observation goes through every wrapper (a wrapper
+        may watch it, as TerminateIllegalWrapper does); rewards and flags are read from the game's state."""
+        state = self._state
+        agent = state.agent_selection
+        raw = self._env.observe(agent)
+        return agent, raw, state._cumulative_rewards[agent], state.terminations[agent], state.truncations[agent]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a new game; only the first agent to move is observed."""
         self._env.reset(seed=seed, options=options)
-        self.agents = list(self._env.agents)
-        agent = self._env.agent_selection
-        raw, _, _, _, _ = self._env.last()
+        self.agents = list(self._state.agents)
+        agent, raw, _, _, _ = self._last()
         return {agent: self._encode(raw)}, {agent: {}}
 
     def step(self, action_dict: dict[str, Any]):
         """Apply the acting agent's move; observe whoever moves next (or everyone at the end)."""
-        acting = self._env.agent_selection
+        state = self._state
+        acting = state.agent_selection
         self._env.step(int(action_dict[acting]))
         obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
-        while self._env.agents:
-            raw, reward, terminated, truncated, info = self._env.last()
-            agent = self._env.agent_selection
+        while state.agents:
+            agent, raw, reward, terminated, truncated = self._last()
             obs[agent] = self._encode(raw)
             rewards[agent] = float(reward)
             terminateds[agent] = bool(terminated)
@@ -73,8 +109,8 @@ class TurnBasedEnv(_PettingZooEnv):
                 self._env.step(None)
             else:
                 break
-        done = not self._env.agents
-        self.agents = list(self._env.agents)
+        done = not state.agents
+        self.agents = list(state.agents)
         terminateds["__all__"] = done and any(terminateds.values())
         truncateds["__all__"] = done and not terminateds["__all__"]
         return obs, rewards, terminateds, truncateds, infos

