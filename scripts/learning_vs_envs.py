@@ -43,13 +43,15 @@ def main() -> None:
                                        ("num_epochs", args.epochs)) if v is not None}}, args.override))
     with LeagueManager(config) as league:
         reports = league.run()
+        env_steps = league.env_steps
     curve = [(r.iteration, r.evaluation.score) for r in reports if r.evaluation is not None]
     train_s = sum(r.train_time_s for r in reports)
     print(f"envs={args.envs} batch={args.batch} lr={args.lr} epochs={args.epochs} override={args.override} "
           f"seed={config.seed}: " + " ".join(f"{it}:{score:.3f}" for it, score in curve)
-          + f"  train {train_s:.1f} s")
+          + f"  train {train_s:.1f} s, {env_steps:,} env steps, sampler {config.resources.sampler}")
     print(json.dumps({"envs": args.envs, "batch": args.batch, "lr": args.lr, "epochs": args.epochs,
-                      "override": args.override, "seed": config.seed, "curve": curve, "train_s": train_s}))
+                      "override": args.override, "seed": config.seed, "curve": curve, "train_s": train_s,
+                      "env_steps": env_steps, "sampler": config.resources.sampler}))
 
 
 if __name__ == "__main__":
