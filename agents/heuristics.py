@@ -42,16 +42,7 @@ def _drop_row(board: np.ndarray, column: int) -> int | None:
 
 def connects_four(plane: np.ndarray, row: int, column: int) -> bool:
     """Whether the disc at (row, column) of ``plane`` (one player's 6x7 discs) is in a line of four."""
-    for d_row, d_col in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        count = 1
-        for sign in (1, -1):
-            r, c = row + sign * d_row, column + sign * d_col
-            while 0 <= r < _CONNECT_FOUR_ROWS and 0 <= c < _CONNECT_FOUR_COLS and plane[r, c]:
-                count += 1
-                r, c = r + sign * d_row, c + sign * d_col
-        if count >= 4:
-            return True
-    return False
+    return _line_of_four((np.asarray(plane) != 0).tolist(), row, column)
 
 
 def _winning_columns(board: np.ndarray, legal: np.ndarray, channel: int) -> list[int]:
@@ -75,7 +66,7 @@ def _winning_columns(board: np.ndarray, legal: np.ndarray, channel: int) -> list
 
 
 def _line_of_four(plane: list[list[bool]], row: int, column: int) -> bool:
-    """:func:`connects_four` on a 6x7 nested list."""
+    """Whether the disc at (row, column) of a 6x7 nested list of booleans is in a line of four."""
     for d_row, d_col in ((0, 1), (1, 0), (1, 1), (1, -1)):
         count = 1
         for sign in (1, -1):

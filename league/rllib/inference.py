@@ -45,6 +45,8 @@ def _reduced(array: np.ndarray) -> np.ndarray:
 class TorchActor:
     """A torch policy's ``compute_actions`` without its per-call set-up (see the module docstring).
 
+    Build one per sample call (it puts the model in eval mode when built).
+
     Args:
         policy: An old-stack ``TorchPolicyV2`` accepted by :func:`fast_path_applies`.
     """
@@ -56,10 +58,9 @@ class TorchActor:
         self._torch = torch
         self._sample_batch = SampleBatch
         self.policy = policy
-
-    def prepare(self) -> None:
-        """Put the model in eval mode (once per sample call: the learner may have switched it to training)."""
-        self.policy.model.eval()
+        # Eval mode once, as compute_actions switches per call: an actor lives for one sample call,
+        # and the learner may have switched the model to training mode since the last one.
+        policy.model.eval()
 
     def __call__(self, observations: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Actions and extra outputs (``vf_preds``, ``action_dist_inputs``, ``action_prob``, ``action_logp``)."""

@@ -45,7 +45,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -271,6 +271,8 @@ class LockstepSampler:
         if base_env is None or not hasattr(base_env, "get_sub_environments"):
             raise ConfigError("resources.sampler='league' needs a multi-agent env on every env runner")
         self._base_env = base_env
+        #: The game's agents in seat order (``possible_agents``; the same in every sub-env).
+        self._seat_order = list(getattr(base_env.get_sub_environments()[0], "possible_agents", None) or [])
         self._flatteners: dict[str, tuple[int, Callable[[Any, np.ndarray], None]]] = {}
         self._pool: dict[tuple[str, int], list[TrajectoryBuffer]] = defaultdict(list)
         self._metrics: list[RolloutMetrics] = []
@@ -319,10 +321,8 @@ class LockstepSampler:
         inference_ids: dict[str, str] = {}
         live = []
         for index in range(len(envs)):
-            episode = self._start(envs, index, restart)
-            if episode is not None:
-                episodes[index] = episode
-                live.append(index)
+            episodes[index] = self._start(envs, index, restart)
+            live.append(index)
         while live:
             # Agents to move, grouped by the policy that computes their moves: a mirror moves with its
             # player's policy when their weights are the same (see _inference_ids).
@@ -341,8 +341,6 @@ class LockstepSampler:
                 actor = actors.get(policy_id)
                 if actor is None:
                     actor = actors[policy_id] = batched_actor(worker.policy_map[policy_id])
-                    if hasattr(actor, "prepare"):
-                        actor.prepare()
                 obs = np.stack([episodes[index].current[agent] for index, agent in members])
                 chosen, extras = actor(obs)
                 kept = None
@@ -374,10 +372,8 @@ class LockstepSampler:
                         continue
                     self._finish(episode, finished)
                 if steps < budget:
-                    fresh = self._start(envs, index, restart)
-                    if fresh is not None:
-                        episodes[index] = fresh
-                        next_live.append(index)
+                    episodes[index] = self._start(envs, index, restart)
+                    next_live.append(index)
             live = next_live
         batches = {pid: concat_samples(parts) if len(parts) > 1 else parts[0] for pid, parts in finished.items()}
         return MultiAgentBatch(batches, env_steps=steps), dict(agent_steps)
@@ -399,20 +395,18 @@ class LockstepSampler:
             return policy_id
         return player
 
-    def _start(self, envs: list[Any], index: int, restart: bool) -> _Episode | None:
+    def _start(self, envs: list[Any], index: int, restart: bool) -> _Episode:
         """Reset sub-env ``index`` and seat its first agents; a reset that raises rebuilds the env once."""
-        for attempt in range(2):
-            try:
-                obs, _ = envs[index].reset()
-            except Exception as e:  # noqa: BLE001 - a game's own error
-                if not restart or attempt:
-                    raise
-                self._env_failed(envs, index, e)
-                continue
-            episode = _Episode(random.randrange(int(1e18)))
-            self._observe(episode, obs, {}, {}, {})
-            return episode
-        return None
+        try:
+            obs, _ = envs[index].reset()
+        except Exception as e:  # noqa: BLE001 - a game's own error
+            if not restart:
+                raise
+            self._env_failed(envs, index, e)
+            obs, _ = envs[index].reset()  # a rebuilt env that raises again ends the sample call
+        episode = _Episode(random.randrange(int(1e18)))
+        self._observe(episode, obs, {}, {}, {})
+        return episode
 
     def _env_failed(self, envs: list[Any], index: int, error: Exception) -> None:
         _log.error("sub-environment %d raised (%s: %s); rebuilding it and dropping its episode",
@@ -481,18 +475,13 @@ class LockstepSampler:
             policy = worker.policy_map[policy_id]
             finished[policy_id].append(policy.postprocess_trajectory(batch))
         self._release(episode)
-        env_agents = self._agents_in_seat_order(episode)
-        worker.callbacks.match_ended(worker, episode_id=episode.handle.episode_id, agents=env_agents,
+        worker.callbacks.match_ended(worker, episode_id=episode.handle.episode_id,
+                                     agents=self._seat_order or list(episode.seats),
                                      seats=episode.seats, returns=episode.returns, length=episode.length,
                                      started=episode.started)
         self._metrics.append(RolloutMetrics(
             episode_length=episode.length, episode_reward=float(sum(episode.returns.values())),
             agent_rewards={(agent, episode.seats[agent]): total for agent, total in episode.returns.items()}))
-
-    def _agents_in_seat_order(self, episode: _Episode) -> Sequence[str]:
-        env = self._base_env.get_sub_environments()[0]
-        possible = getattr(env, "possible_agents", None)
-        return list(possible) if possible else list(episode.seats)
 
     def _release(self, episode: _Episode) -> None:
         for agent, trajectory in episode.trajectories.items():
