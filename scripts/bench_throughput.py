@@ -4,7 +4,7 @@ Modes (each prints a table and one JSON line):
 
 * ``ab``: League (main and its snapshots; ledger, mapping, callbacks, checkpoints,
   TensorBoard all on) against plain RLlib self-play, same game, algorithm, settings,
-  model and env runners, in one process, iterations alternating A/B; reports env
+  model and env runners, both on RLlib's sampler, in one process, iterations alternating A/B; reports env
   steps/s of each over whole iterations (League: ``LeagueManager.step``; RLlib:
   ``Algorithm.train``) and their ratio.
 * ``defaults``: League's default configuration against RLlib's single-env default
@@ -131,7 +131,8 @@ def bench_ab(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(None, {
         "game": args.game, "iterations": 10_000, "run_dir": scratch / "run", "seed": args.seed,
         "roster": {"main_exploiters": 0, "league_exploiters": 0, "scripted": []},
-        "resources": {"num_env_runners": 1, "num_envs_per_env_runner": args.envs},
+        # Both sides on RLlib's sampler: ab measures what League adds around RLlib, not League's sampler.
+        "resources": {"num_env_runners": 1, "num_envs_per_env_runner": args.envs, "sampler": "rllib"},
         "evaluation": {"games": 0}, "training": _training(args),
     })
     plain = _plain_rllib(config, num_env_runners=1, num_envs=args.envs)

@@ -94,7 +94,9 @@ def test_bench_throughput_reports_each_algorithm_asked_for():
 def test_bench_throughput_ceiling_reports_the_fraction_and_a_profile():
     data = _last_json([str(ROOT / "scripts" / "bench_throughput.py"), "ceiling", "--rounds", "1", "--warmup", "0",
                        "--steps", "2000", "--top", "5"])
-    assert data["raw_env_steps_per_s"] > data["league_sampling_steps_per_s"] > 0
+    # League's sampler may outrun this short raw loop (its random moves are drawn one by one in Python).
+    assert data["raw_env_steps_per_s"] > 0 and data["league_sampling_steps_per_s"] > 0
+    assert (data["sampler"], data["envs_per_runner"]) == ("league", 256)  # League's defaults
     assert data["fraction"] == pytest.approx(data["league_sampling_steps_per_s"] / data["raw_env_steps_per_s"])
     assert len(data["profile_top"]) == 5
 

@@ -16,8 +16,8 @@ Keys, all under ``league:{run_id}:``:
     * ``evaluations``: hash ``{iteration}|{opponent}`` -> evaluation result (JSON).
     * ``exploitability``: hash ``{iteration}`` -> ``{"iteration", "values": {player: exploitability}}`` (JSON).
 
-One Lua script stores a match and moves its counters atomically, and only if
-the match id was new, so a retried or replayed write never double counts;
+One Lua script stores a batch of matches and moves their counters atomically,
+each only if its match id was new, so a retried or replayed write never double counts;
 another takes the newest match back out (a resumed run rolls the ledger back
 to its checkpoint). Every call is retried with exponential backoff while the
 server is unreachable (a restart, a network blip), up to ``retry_timeout_s``;
@@ -44,21 +44,25 @@ from league.ratings import Rating
 from league.redact import PASSWORD_SOURCES, password_of, redact_text, redact_url
 from league.types import MatchId, MatchRecord, Outcome, PlayerId, PlayerRecord, Role, RunId, validate_id
 
-# KEYS[1] match key, KEYS[2] match list, KEYS[3] pair set, KEYS[4..] counter hashes;
-# ARGV[1] record JSON, ARGV[2] match id, ARGV[3] space-separated "a|b" pairs,
-# ARGV[4..] the field to increment in each counter hash.
+# KEYS[1] match list, KEYS[2] pair set; ARGV[1] a JSON array of matches, each
+# [match key, record JSON, match id, ["a|b" pairs], [counter hash, field, counter hash, field, ...]].
+# Each match is stored and its counters moved only if its key was new; returns how many were.
 _RECORD_SCRIPT = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-  for pair in string.gmatch(ARGV[3], '%S+') do
-    redis.call('SADD', KEYS[3], pair)
+local added = 0
+for _, m in ipairs(cjson.decode(ARGV[1])) do
+  if redis.call('SET', m[1], m[2], 'NX') then
+    redis.call('RPUSH', KEYS[1], m[3])
+    for _, pair in ipairs(m[4]) do
+      redis.call('SADD', KEYS[2], pair)
+    end
+    local counters = m[5]
+    for i = 1, #counters, 2 do
+      redis.call('HINCRBY', counters[i], counters[i + 1], 1)
+    end
+    added = added + 1
   end
-  for i = 4, #KEYS do
-    redis.call('HINCRBY', KEYS[i], ARGV[i], 1)
-  end
-  return 1
 end
-return 0
+return added
 """
 
 # KEYS[1] players hash, KEYS[2] roster list; ARGV[1] player id, ARGV[2] entry JSON.
@@ -70,7 +74,9 @@ end
 """
 
 # The undo of _RECORD_SCRIPT for the newest match: only if KEYS[2]'s last id is ARGV[2].
-# ARGV[1] the key prefix of pair hashes; the rest as in _RECORD_SCRIPT.
+# KEYS[1] match key, KEYS[2] match list, KEYS[3] pair set, KEYS[4..] counter hashes; ARGV[1] the key
+# prefix of pair hashes, ARGV[2] match id, ARGV[3] space-separated "a|b" pairs, ARGV[4..] the field
+# to decrement in each counter hash (RedisLedger._match_updates).
 _TRUNCATE_SCRIPT = """
 if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2] then
   return 0
@@ -190,6 +196,7 @@ class RedisLedger(Ledger):
         self._record = self._client.register_script(_RECORD_SCRIPT)
         self._truncate = self._client.register_script(_TRUNCATE_SCRIPT)
         self._save_player = self._client.register_script(_SAVE_PLAYER_SCRIPT)
+        self._counters: dict[tuple, tuple[list[str], list[str]]] = {}
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """``fn()``, retried with exponential backoff (0.1 s doubling to 5 s) while Redis is unreachable."""
@@ -218,39 +225,51 @@ class RedisLedger(Ledger):
     def _pair_key(self, player: str, opponent: str) -> str:
         return self._key("pair", f"{player}|{opponent}")
 
-    def _match_updates(self, match: MatchRecord) -> tuple[list[str], list[str]]:
-        """The keys and arguments of :data:`_RECORD_SCRIPT` (and its undo) for ``match``."""
-        keys = [self._key("match", match.match_id), self._key("matches"), self._key("pairs")]
-        fields = [match_to_json(match, self.run_id), match.match_id, ""]
+    def _match_counters(self, match: MatchRecord) -> tuple[list[str], list[str]]:
+        """The ``a|b`` pairs that met in ``match`` and its counters (hash key and field, alternating).
+
+        They depend only on the seats, outcomes and iteration, which most of a
+        sample call's matches share: each combination is worked out once.
+        """
+        key = (match.seats, match.outcomes, match.iteration)
+        known = self._counters.get(key)
+        if known is None:
+            if len(self._counters) >= 4096:
+                self._counters.clear()
+            known = self._counters[key] = self._new_match_counters(match)
+        return known
+
+    def _new_match_counters(self, match: MatchRecord) -> tuple[list[str], list[str]]:
         pairs = []
+        counters = []
         window = self._key("window", str(match.iteration))
         for i, player in enumerate(match.seats):
+            outcome = _OUTCOME_FIELD[match.outcomes[i]]
             for j, opponent in enumerate(match.seats):
                 if i != j:
-                    outcome = _OUTCOME_FIELD[match.outcomes[i]]
-                    pairs.append(f"{player}|{opponent}")
-                    keys += [self._pair_key(player, opponent), window]
-                    fields += [outcome, f"{player}|{opponent}|{outcome}"]
-        fields[2] = " ".join(dict.fromkeys(pairs))
+                    pair = f"{player}|{opponent}"
+                    pairs.append(pair)
+                    counters += [self._key("pair", pair), outcome, window, f"{pair}|{outcome}"]
+        games = self._key("games")
         for player in dict.fromkeys(match.seats):
-            keys.append(self._key("games"))
-            fields.append(player)
-        return keys, fields
+            counters += [games, player]
+        return list(dict.fromkeys(pairs)), counters
+
+    def _match_updates(self, match: MatchRecord) -> tuple[list[str], list[str]]:
+        """The keys and arguments of :data:`_TRUNCATE_SCRIPT` for ``match`` (ARGV[1] is the caller's)."""
+        pairs, counters = self._match_counters(match)
+        keys = [self._key("match", match.match_id), self._key("matches"), self._key("pairs"), *counters[0::2]]
+        return keys, ["", match.match_id, " ".join(pairs), *counters[1::2]]
 
     def record(self, matches: Sequence[MatchRecord]) -> int:
-        """Store matches idempotently, ``write_batch`` to a pipeline; return how many were new."""
+        """Store matches idempotently, ``write_batch`` to one script call; return how many were new."""
         added = 0
+        keys = [self._key("matches"), self._key("pairs")]
         for start in range(0, len(matches), self.write_batch):
             chunk = matches[start:start + self.write_batch]
-            updates = [self._match_updates(match) for match in chunk]
-
-            def write() -> int:
-                pipe = self._client.pipeline(transaction=False)
-                for keys, fields in updates:
-                    self._record(keys=keys, args=fields, client=pipe)
-                return int(sum(pipe.execute()))
-
-            added += self._call("record matches", write)
+            payload = json.dumps([[self._key("match", match.match_id), match_to_json(match, self.run_id),
+                                   match.match_id, *self._match_counters(match)] for match in chunk])
+            added += int(self._call("record matches", lambda: self._record(keys=keys, args=[payload])))
             if start + self.write_batch < len(matches):
                 kill_point("ledger_write", chunk[0].iteration)
         return added

@@ -188,7 +188,7 @@ class MatchRecorder(RLlibCallback):
             self._output.tallies[player] = (before[0] + points, before[1] + seats)
 
     def _flush(self) -> None:
-        """Write the buffered records (one pipeline per ``write_batch``); on failure they wait for the driver."""
+        """Write the buffered records (one script call per ``write_batch``); on failure they wait for the driver."""
         import redis
 
         from league.errors import LedgerUnavailable

@@ -21,6 +21,11 @@ RLlib's ``RolloutWorker`` (so remote runners, fault tolerance, ``add_policy`` /
    ``SampleBatch`` with the columns RLlib's sampler gives it and goes through
    the policy's own ``postprocess_trajectory`` (GAE, value targets), so the
    algorithm learns from exactly the fields it would get from RLlib's sampler.
+   For RLlib's own torch PPO policy, terminated trajectories are postprocessed
+   together at the end of the call instead, by the same arithmetic
+   (:class:`~league.rllib.trajectories.TerminalRows`, tested equal to
+   ``postprocess_trajectory``): per trajectory, RLlib's GAE costs more Python
+   time than a whole Kuhn poker match.
 
 Every episode runs to its end inside one sample call: a call starts new
 episodes until the runner's fragment budget (``rollout_fragment_length`` x
@@ -51,23 +56,14 @@ import gymnasium as gym
 import numpy as np
 from ray.rllib.evaluation.metrics import RolloutMetrics
 from ray.rllib.evaluation.rollout_worker import RolloutWorker
-from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch, concat_samples
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
 from league.errors import ConfigError
 from league.rllib.inference import Actor, batched_actor
 from league.rllib.mapping import is_mirror, player_of
+from league.rllib.trajectories import TerminalRows, TrajectoryBuffer, computes_stock_gae, concat_trajectories
 
 _log = logging.getLogger(__name__)
-
-#: Columns the sampler fills itself; a policy's extra action outputs (``vf_preds``,
-#: ``action_logp`` ...) are added as ``compute_actions`` returns them.
-BASE_COLUMNS = (SampleBatch.OBS, SampleBatch.NEXT_OBS, SampleBatch.ACTIONS, SampleBatch.REWARDS,
-                SampleBatch.TERMINATEDS, SampleBatch.TRUNCATEDS, SampleBatch.INFOS, SampleBatch.EPS_ID,
-                SampleBatch.UNROLL_ID, SampleBatch.AGENT_INDEX, SampleBatch.T)
-
-#: Columns a policy's ``postprocess_trajectory`` adds (PPO's GAE; APPO and IMPALA add none).
-POSTPROCESSED_COLUMNS = (SampleBatch.VALUES_BOOTSTRAPPED, "advantages", "value_targets")
-
 
 def observation_flattener(space: gym.Space) -> Callable[[Any, np.ndarray], None]:
     """A function writing one observation into a float32 row as RLlib's preprocessor lays it out.
@@ -109,124 +105,6 @@ def observation_flattener(space: gym.Space) -> Callable[[Any, np.ndarray], None]
 
     preprocessor = get_preprocessor(space)(space)
     return lambda observation, row: preprocessor.write(observation, row, 0)
-
-
-class TrajectoryBuffer:
-    """One learner seat's rows in one episode, in preallocated arrays that grow by doubling.
-
-    Row ``i`` is the seat's ``i``-th move: the observation it moved on
-    (``obs[i]``), its action and the policy's extra outputs, the reward that
-    came with its next observation, and that observation (``obs[i + 1]``, which
-    is also the next row's observation: it is stored once).
-
-    Args:
-        obs_size: Length of a flattened observation.
-        capacity: Rows allocated at first (doubled whenever full).
-
-    Example:
-        >>> buf = TrajectoryBuffer(2, capacity=1)
-        >>> buf.observe(np.array([0, 1]), reward=0.0)
-        >>> buf.act(3, {"vf_preds": np.float32(0.5)})
-        >>> buf.observe(np.array([1, 0]), reward=1.0, t=1, terminated=True)
-        >>> batch = buf.to_batch(eps_id=7, agent_index=0, unroll_id=1)
-        >>> batch["actions"].tolist(), batch["rewards"].tolist(), batch["new_obs"].tolist()
-        ([3], [1.0], [[1.0, 0.0]])
-    """
-
-    def __init__(self, obs_size: int, capacity: int = 32) -> None:
-        self._capacity = capacity
-        self.obs = np.zeros((capacity + 1, obs_size), np.float32)
-        self.rewards = np.zeros(capacity, np.float32)
-        self.t = np.zeros(capacity, np.int64)
-        self.actions: np.ndarray | None = None
-        self.extras: dict[str, np.ndarray] = {}
-        self.rows = 0
-        self.terminated = False
-        self.truncated = False
-
-    def clear(self) -> None:
-        """Forget the rows (the arrays are kept for the next episode)."""
-        self.rows = 0
-        self.terminated = self.truncated = False
-
-    @property
-    def current_obs(self) -> np.ndarray:
-        """The observation the seat moves on next (a view into the buffer)."""
-        return self.obs[self.rows]
-
-    def observe(self, observation: np.ndarray | None, reward: float, *, t: int = 0, terminated: bool = False,
-                truncated: bool = False) -> None:
-        """Store a flattened observation (None: already written into :attr:`current_obs`).
-
-        Its reward, end flags and ``t`` belong to the previous move; ``t`` is RLlib's:
-        the episode's env steps when this observation arrived, less one.
-        """
-        if self.rows > 0:
-            self.rewards[self.rows - 1] += reward
-            self.t[self.rows - 1] = t
-        if observation is not None:
-            self.obs[self.rows] = observation
-        self.terminated, self.truncated = terminated, truncated
-
-    def act(self, action: Any, extras: Mapping[str, Any]) -> None:
-        """Store the move made on :attr:`current_obs` and the policy's outputs for it."""
-        row = self.rows
-        if row == self._capacity:
-            self._grow()
-        if self.actions is None:
-            self.actions = np.zeros((self._capacity,) + np.shape(action), np.asarray(action).dtype)
-        self.actions[row] = action
-        for key, value in extras.items():
-            column = self.extras.get(key)
-            if column is None:
-                value = np.asarray(value)
-                column = self.extras[key] = np.zeros((self._capacity,) + value.shape, value.dtype)
-            column[row] = value
-        self.t[row] = 0
-        self.rewards[row] = 0.0
-        self.rows = row + 1
-        self.obs[self.rows] = self.obs[row]  # the next observation, until the game sends it
-
-    def _grow(self) -> None:
-        self._capacity *= 2
-        cap = self._capacity
-
-        def grown(array: np.ndarray, rows: int) -> np.ndarray:
-            out = np.zeros((rows,) + array.shape[1:], array.dtype)
-            out[:len(array)] = array
-            return out
-
-        self.obs = grown(self.obs, cap + 1)
-        self.rewards, self.t = grown(self.rewards, cap), grown(self.t, cap)
-        if self.actions is not None:
-            self.actions = grown(self.actions, cap)
-        self.extras = {k: grown(v, cap) for k, v in self.extras.items()}
-
-    def to_batch(self, *, eps_id: int, agent_index: int, unroll_id: int) -> SampleBatch:
-        """The rows as a ``SampleBatch`` with the columns of RLlib's sampler (before postprocessing)."""
-        n = self.rows
-        terminateds = np.zeros(n, bool)
-        truncateds = np.zeros(n, bool)
-        if n:
-            terminateds[-1], truncateds[-1] = self.terminated, self.truncated
-        infos = np.empty(n, dtype=object)
-        infos[:] = [{} for _ in range(n)]
-        columns = {
-            SampleBatch.OBS: self.obs[:n].copy(),
-            SampleBatch.NEXT_OBS: self.obs[1:n + 1].copy(),
-            SampleBatch.ACTIONS: self.actions[:n].copy() if self.actions is not None else np.zeros(0, np.int64),
-            SampleBatch.REWARDS: self.rewards[:n].copy(),
-            SampleBatch.TERMINATEDS: terminateds,
-            SampleBatch.TRUNCATEDS: truncateds,
-            SampleBatch.INFOS: infos,
-            SampleBatch.EPS_ID: np.full(n, eps_id, np.int64),
-            SampleBatch.UNROLL_ID: np.full(n, unroll_id, np.int64),
-            SampleBatch.AGENT_INDEX: np.full(n, agent_index, np.int64),
-            SampleBatch.T: self.t[:n].copy(),
-        }
-        for key, column in self.extras.items():
-            columns[key] = column[:n].copy()
-        return SampleBatch(columns)
 
 
 class _EpisodeHandle:
@@ -316,6 +194,7 @@ class LockstepSampler:
         steps = 0
         agent_steps: dict[str, int] = defaultdict(int)
         finished: dict[str, list[SampleBatch]] = defaultdict(list)
+        terminal: dict[str, TerminalRows | None] = {}  # per policy: None where it postprocesses itself
         episodes: dict[int, _Episode] = {}
         actors: dict[str, Actor] = {}  # per call: policies come and go between calls
         inference_ids: dict[str, str] = {}
@@ -370,12 +249,15 @@ class LockstepSampler:
                     if self._observe(episode, obs, rewards, terminateds, truncateds):
                         next_live.append(index)
                         continue
-                    self._finish(episode, finished)
+                    self._finish(episode, finished, terminal)
                 if steps < budget:
                     episodes[index] = self._start(envs, index, restart)
                     next_live.append(index)
             live = next_live
-        batches = {pid: concat_samples(parts) if len(parts) > 1 else parts[0] for pid, parts in finished.items()}
+        for policy_id, rows in terminal.items():
+            if rows is not None and len(rows):
+                finished[policy_id].insert(0, rows.to_batch())
+        batches = {pid: concat_trajectories(parts) for pid, parts in finished.items()}
         return MultiAgentBatch(batches, env_steps=steps), dict(agent_steps)
 
     def _inference_id(self, policy_id: str) -> str:
@@ -462,18 +344,33 @@ class LockstepSampler:
             episode.trajectories[agent] = buffer
         return policy_id
 
-    def _finish(self, episode: _Episode, finished: dict[str, list[SampleBatch]]) -> None:
-        """Postprocess each learner seat's trajectory, record the match and RLlib's episode metrics."""
+    def _finish(self, episode: _Episode, finished: dict[str, list[SampleBatch]],
+                terminal: dict[str, TerminalRows | None]) -> None:
+        """Postprocess each learner seat's trajectory, record the match and RLlib's episode metrics.
+
+        A terminated trajectory of a policy that postprocesses with RLlib's own
+        PPO GAE goes into ``terminal`` (postprocessed with the call's others at
+        its end, :class:`~league.rllib.trajectories.TerminalRows`); any other
+        goes through its policy's ``postprocess_trajectory`` now.
+        """
         worker = self._worker
         for agent, trajectory in episode.trajectories.items():
             if not trajectory.rows:
                 continue
             policy_id = episode.seats[agent]
             self._unroll_id += 1
-            batch = trajectory.to_batch(eps_id=episode.handle.episode_id,
-                                        agent_index=episode.agent_index[agent], unroll_id=self._unroll_id)
-            policy = worker.policy_map[policy_id]
-            finished[policy_id].append(policy.postprocess_trajectory(batch))
+            ids = {"eps_id": episode.handle.episode_id, "agent_index": episode.agent_index[agent],
+                   "unroll_id": self._unroll_id}
+            rows = terminal.get(policy_id)
+            if rows is None and policy_id not in terminal:
+                policy = worker.policy_map[policy_id]
+                rows = terminal[policy_id] = (TerminalRows(gamma=policy.config["gamma"], lambda_=policy.config["lambda"])
+                                              if computes_stock_gae(policy) else None)
+            if rows is not None and trajectory.terminated and not trajectory.truncated:
+                rows.add(trajectory, **ids)
+            else:
+                batch = trajectory.to_batch(**ids)
+                finished[policy_id].append(worker.policy_map[policy_id].postprocess_trajectory(batch))
         self._release(episode)
         worker.callbacks.match_ended(worker, episode_id=episode.handle.episode_id,
                                      agents=self._seat_order or list(episode.seats),
