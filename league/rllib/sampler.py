@@ -364,8 +364,9 @@ class LockstepSampler:
             rows = terminal.get(policy_id)
             if rows is None and policy_id not in terminal:
                 policy = worker.policy_map[policy_id]
-                rows = terminal[policy_id] = (TerminalRows(gamma=policy.config["gamma"], lambda_=policy.config["lambda"])
-                                              if computes_stock_gae(policy) else None)
+                rows = terminal[policy_id] = (
+                    TerminalRows(gamma=policy.config["gamma"], lambda_=policy.config["lambda"])
+                    if computes_stock_gae(policy) else None)
             if rows is not None and trajectory.terminated and not trajectory.truncated:
                 rows.add(trajectory, **ids)
             else:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from ray.rllib.models.preprocessors import get_preprocessor
 from ray.rllib.policy.policy import PolicySpec
-from ray.rllib.policy.sample_batch import SampleBatch, concat_samples
+from ray.rllib.policy.sample_batch import SampleBatch
 
 import envs
 from agents.models import ACTION_MASK_MODEL, register_models
@@ -24,7 +24,6 @@ from league.manager import LeagueManager
 from league.rllib.algorithm import algorithm_config
 from league.rllib.callbacks import MatchRecorder
 from league.rllib.sampler import LeagueEnvRunner, observation_flattener
-from league.rllib.trajectories import TrajectoryBuffer, concat_trajectories
 from tests.conftest import tiny_config
 
 GAME = "tictactoe"
@@ -198,52 +197,3 @@ def test_the_torch_fast_path_acts_exactly_as_compute_actions(ray_session):
     finally:
         algo.stop()
 
-
-def _postprocessed_trajectories(lengths: list[int], seed: int = 0) -> list[SampleBatch]:
-    """Trajectories as the sampler builds them, with PPO's postprocessed columns added (values drawn at random)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for n, length in enumerate(lengths):
-        buffer = TrajectoryBuffer(5, capacity=1)
-        buffer.observe(rng.random(5), reward=0.0)
-        for step in range(length):
-            buffer.act(int(rng.integers(9)), {"vf_preds": np.float32(rng.random()),
-                                              "action_dist_inputs": rng.random(9).astype(np.float32),
-                                              "action_logp": np.float32(-rng.random())})
-            buffer.observe(rng.random(5), reward=float(rng.random()), t=2 * step + 1, terminated=step == length - 1)
-        batch = buffer.to_batch(eps_id=100 + n, agent_index=n % 2, unroll_id=n)
-        batch["advantages"] = rng.random(length).astype(np.float32)
-        batch["value_targets"] = rng.random(length).astype(np.float32)
-        batch["values_bootstrapped"] = np.zeros(length, np.float32)
-        out.append(batch)
-    return out
-
-
-def test_concat_trajectories_gives_rllibs_concat_samples_batch():
-    parts = _postprocessed_trajectories([1, 2, 1, 5, 3, 1])
-    ours, theirs = concat_trajectories(parts), concat_samples(parts)
-    assert list(ours.keys()) == list(theirs.keys())
-    for key in theirs.keys():
-        assert ours[key].dtype == theirs[key].dtype, key
-        assert ours[key].shape == theirs[key].shape, key
-        if key == SampleBatch.INFOS:
-            assert ours[key].tolist() == theirs[key].tolist()
-        else:
-            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
-    assert ours.count == theirs.count == 13
-    for attribute in ("time_major", "zero_padded", "max_seq_len", "num_grad_updates"):
-        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
-    assert SampleBatch.SEQ_LENS not in ours and SampleBatch.SEQ_LENS not in theirs
-    # One trajectory is handed back as it is; an empty one is left out, as concat_samples leaves it.
-    assert concat_trajectories(parts[:1]) is parts[0]
-    empty = SampleBatch({k: v[:0] for k, v in parts[0].items()})
-    assert concat_trajectories([empty, parts[1]]) is parts[1]
-
-
-def test_concat_trajectories_leaves_batches_with_sequence_lengths_to_rllib():
-    parts = _postprocessed_trajectories([2, 3])
-    for part in parts:
-        part[SampleBatch.SEQ_LENS] = np.array([part.count], np.int32)
-    ours, theirs = concat_trajectories(parts), concat_samples(parts)
-    np.testing.assert_array_equal(ours[SampleBatch.SEQ_LENS], theirs[SampleBatch.SEQ_LENS])
-    np.testing.assert_array_equal(ours[SampleBatch.SEQ_LENS], [2, 3])

@@ -14,7 +14,7 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.algorithms.ppo.ppo_torch_policy import PPOTorchPolicy
 from ray.rllib.policy.sample_batch import SampleBatch, concat_samples
 
-from league.rllib.trajectories import TerminalRows, TrajectoryBuffer, computes_stock_gae
+from league.rllib.trajectories import TerminalRows, TrajectoryBuffer, computes_stock_gae, concat_trajectories
 
 
 def _policy(cls=PPOTorchPolicy, **training) -> PPOTorchPolicy:
@@ -40,6 +40,18 @@ def _played(lengths: list[int], seed: int) -> list[tuple[TrajectoryBuffer, dict]
     return out
 
 
+def _assert_same_batch(ours: SampleBatch, theirs: SampleBatch) -> None:
+    """Same columns in the same order, with equal dtypes, shapes and values (bit for bit)."""
+    assert list(ours.keys()) == list(theirs.keys())
+    for key in theirs.keys():
+        assert ours[key].dtype == theirs[key].dtype, key
+        assert ours[key].shape == theirs[key].shape, key
+        if key == SampleBatch.INFOS:
+            assert ours[key].tolist() == theirs[key].tolist()
+        else:
+            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+
+
 @pytest.mark.parametrize("gamma, lambda_", [(0.99, 0.95), (1.0, 1.0), (0.5, 0.3)])
 def test_terminal_rows_give_the_batch_of_rllibs_ppo_postprocessing_trajectory_by_trajectory(gamma, lambda_):
     policy = _policy(gamma=gamma, lambda_=lambda_)
@@ -50,14 +62,7 @@ def test_terminal_rows_give_the_batch_of_rllibs_ppo_postprocessing_trajectory_by
     ours = rows.to_batch()
     theirs = concat_samples([policy.postprocess_trajectory(buffer.to_batch(**ids)) for buffer, ids in played])
     assert len(rows) == len(played)
-    assert list(ours.keys()) == list(theirs.keys())
-    for key in theirs.keys():
-        assert ours[key].dtype == theirs[key].dtype, key
-        assert ours[key].shape == theirs[key].shape, key
-        if key == SampleBatch.INFOS:
-            assert ours[key].tolist() == theirs[key].tolist()
-        else:  # the same arithmetic in the same order: equal to the bit
-            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+    _assert_same_batch(ours, theirs)  # the same arithmetic in the same order: equal to the bit
     assert ours.count == theirs.count == 38
     # A known value (GAE, Schulman et al. 2016, eq. 16), by hand for the first 2-step trajectory:
     # A_1 = r_1 - V_1; A_0 = r_0 + gamma V_1 - V_0 + gamma lambda A_1.
@@ -90,3 +95,31 @@ def test_only_rllibs_own_torch_ppo_gae_is_computed_by_league():
     assert not computes_stock_gae(_policy(OwnPostprocessing))
     assert not computes_stock_gae(_policy(use_gae=False))
     assert not computes_stock_gae(_policy(use_critic=False, use_gae=False))
+
+
+def _postprocessed(lengths: list[int], seed: int = 0) -> list[SampleBatch]:
+    policy = _policy()
+    return [policy.postprocess_trajectory(buffer.to_batch(**ids)) for buffer, ids in _played(lengths, seed)]
+
+
+def test_concat_trajectories_gives_rllibs_concat_samples_batch():
+    parts = _postprocessed([1, 2, 1, 5, 3, 1])
+    ours, theirs = concat_trajectories(parts), concat_samples(parts)
+    _assert_same_batch(ours, theirs)
+    assert ours.count == theirs.count == 13
+    for attribute in ("time_major", "zero_padded", "max_seq_len", "num_grad_updates"):
+        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+    assert SampleBatch.SEQ_LENS not in ours and SampleBatch.SEQ_LENS not in theirs
+    # One trajectory is handed back as it is; an empty one is left out, as concat_samples leaves it.
+    assert concat_trajectories(parts[:1]) is parts[0]
+    empty = SampleBatch({k: v[:0] for k, v in parts[0].items()})
+    assert concat_trajectories([empty, parts[1]]) is parts[1]
+
+
+def test_concat_trajectories_leaves_batches_with_sequence_lengths_to_rllib():
+    parts = _postprocessed([2, 3])
+    for part in parts:
+        part[SampleBatch.SEQ_LENS] = np.array([part.count], np.int32)
+    ours, theirs = concat_trajectories(parts), concat_samples(parts)
+    np.testing.assert_array_equal(ours[SampleBatch.SEQ_LENS], theirs[SampleBatch.SEQ_LENS])
+    np.testing.assert_array_equal(ours[SampleBatch.SEQ_LENS], [2, 3])
