@@ -18,14 +18,20 @@ from typing import Any, Mapping
 import numpy as np
 from ray.rllib.policy.sample_batch import SampleBatch, concat_samples
 
-#: Columns the sampler fills itself; a policy's extra action outputs (``vf_preds``,
-#: ``action_logp`` ...) are added as ``compute_actions`` returns them.
-BASE_COLUMNS = (SampleBatch.OBS, SampleBatch.NEXT_OBS, SampleBatch.ACTIONS, SampleBatch.REWARDS,
-                SampleBatch.TERMINATEDS, SampleBatch.TRUNCATEDS, SampleBatch.INFOS, SampleBatch.EPS_ID,
-                SampleBatch.UNROLL_ID, SampleBatch.AGENT_INDEX, SampleBatch.T)
+def sampler_columns(*, obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                    terminateds: np.ndarray, truncateds: np.ndarray, eps_id: np.ndarray, unroll_id: np.ndarray,
+                    agent_index: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns RLlib's sampler gives a trajectory before postprocessing, in its order (``infos`` empty).
 
-#: Columns a policy's ``postprocess_trajectory`` adds (PPO's GAE; APPO and IMPALA add none).
-POSTPROCESSED_COLUMNS = (SampleBatch.VALUES_BOOTSTRAPPED, "advantages", "value_targets")
+    A policy's extra action outputs (``vf_preds``, ``action_logp`` ...) follow
+    them, as ``compute_actions`` returned them.
+    """
+    infos = np.empty(len(rewards), dtype=object)
+    infos[:] = [{} for _ in range(len(rewards))]
+    return {SampleBatch.OBS: obs, SampleBatch.NEXT_OBS: next_obs, SampleBatch.ACTIONS: actions,
+            SampleBatch.REWARDS: rewards, SampleBatch.TERMINATEDS: terminateds, SampleBatch.TRUNCATEDS: truncateds,
+            SampleBatch.INFOS: infos, SampleBatch.EPS_ID: eps_id, SampleBatch.UNROLL_ID: unroll_id,
+            SampleBatch.AGENT_INDEX: agent_index, SampleBatch.T: t}
 
 
 def concat_trajectories(parts: list[SampleBatch]) -> SampleBatch:
@@ -37,7 +43,7 @@ def concat_trajectories(parts: list[SampleBatch]) -> SampleBatch:
     column is a flat numpy array and no batch carries sequence lengths, padding
     or grad-update counts (League's trajectories never do), the columns are
     concatenated directly, giving the same batch (same columns, values, dtypes
-    and attributes: ``tests/league/test_sampler.py``); anything else goes
+    and attributes: ``tests/league/test_trajectories.py``); anything else goes
     through ``concat_samples``.
 
     Example:
@@ -161,21 +167,12 @@ class TrajectoryBuffer:
         truncateds = np.zeros(n, bool)
         if n:
             terminateds[-1], truncateds[-1] = self.terminated, self.truncated
-        infos = np.empty(n, dtype=object)
-        infos[:] = [{} for _ in range(n)]
-        columns = {
-            SampleBatch.OBS: self.obs[:n].copy(),
-            SampleBatch.NEXT_OBS: self.obs[1:n + 1].copy(),
-            SampleBatch.ACTIONS: self.actions[:n].copy() if self.actions is not None else np.zeros(0, np.int64),
-            SampleBatch.REWARDS: self.rewards[:n].copy(),
-            SampleBatch.TERMINATEDS: terminateds,
-            SampleBatch.TRUNCATEDS: truncateds,
-            SampleBatch.INFOS: infos,
-            SampleBatch.EPS_ID: np.full(n, eps_id, np.int64),
-            SampleBatch.UNROLL_ID: np.full(n, unroll_id, np.int64),
-            SampleBatch.AGENT_INDEX: np.full(n, agent_index, np.int64),
-            SampleBatch.T: self.t[:n].copy(),
-        }
+        columns = sampler_columns(
+            obs=self.obs[:n].copy(), next_obs=self.obs[1:n + 1].copy(),
+            actions=self.actions[:n].copy() if self.actions is not None else np.zeros(0, np.int64),
+            rewards=self.rewards[:n].copy(), terminateds=terminateds, truncateds=truncateds,
+            eps_id=np.full(n, eps_id, np.int64), unroll_id=np.full(n, unroll_id, np.int64),
+            agent_index=np.full(n, agent_index, np.int64), t=self.t[:n].copy())
         for key, column in self.extras.items():
             columns[key] = column[:n].copy()
         return SampleBatch(columns)
@@ -257,27 +254,18 @@ class TerminalRows:
         ends = np.cumsum(lengths) - 1
         terminateds = np.zeros(total, bool)
         terminateds[ends] = True
-        infos = np.empty(total, dtype=object)
-        infos[:] = [{} for _ in range(total)]
         ids = np.asarray(self._ids, np.int64).reshape(-1, 3)
-        columns = {
-            SampleBatch.OBS: np.concatenate([rows[:-1] for rows in self._obs]),
-            SampleBatch.NEXT_OBS: np.concatenate([rows[1:] for rows in self._obs]),
-            SampleBatch.ACTIONS: np.concatenate(self._actions),
-            SampleBatch.REWARDS: np.concatenate(self._rewards),
-            SampleBatch.TERMINATEDS: terminateds,
-            SampleBatch.TRUNCATEDS: np.zeros(total, bool),
-            SampleBatch.INFOS: infos,
-            SampleBatch.EPS_ID: np.repeat(ids[:, 0], lengths),
-            SampleBatch.UNROLL_ID: np.repeat(ids[:, 1], lengths),
-            SampleBatch.AGENT_INDEX: np.repeat(ids[:, 2], lengths),
-            SampleBatch.T: np.concatenate(self._t),
-        }
+        columns = sampler_columns(
+            obs=np.concatenate([rows[:-1] for rows in self._obs]),
+            next_obs=np.concatenate([rows[1:] for rows in self._obs]),
+            actions=np.concatenate(self._actions), rewards=np.concatenate(self._rewards),
+            terminateds=terminateds, truncateds=np.zeros(total, bool),
+            eps_id=np.repeat(ids[:, 0], lengths), unroll_id=np.repeat(ids[:, 1], lengths),
+            agent_index=np.repeat(ids[:, 2], lengths), t=np.concatenate(self._t))
         for key, parts in self._extras.items():
             columns[key] = np.concatenate(parts)
         vf_preds = columns[SampleBatch.VF_PREDS]
-        last = np.zeros(total, bool)
-        last[ends] = True
+        last = terminateds  # each trajectory's last row is its terminal step
         # V_{t+1} within each trajectory, 0 after its terminal step (RLlib's last_r = 0.0). RLlib computes in
         # the values' float32 (its last_r is read back from the float32 bootstrapped column), and so does this.
         next_values = np.zeros(total, vf_preds.dtype)
