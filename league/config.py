@@ -436,10 +436,14 @@ class RatingsConfig(_Section):
 
 
 class EvaluationConfig(_Section):
-    """Evaluation games against a scripted player, never used for training."""
+    """Evaluation games of main against scripted players (``opponent`` and the ``references``), never trained on."""
 
     opponent: str = Field("random", description="Scripted opponent: 'random', 'heuristic' or "
                           "'alphabeta-1' ... 'alphabeta-6'.")
+    references: tuple[str, ...] | None = Field(
+        None, description="Further scripted players main plays at every evaluation, after ``opponent`` (the same "
+        "games, seats alternating, greedy unless ``explore``; one that is ``opponent`` is played once): the fixed "
+        "references of its learning curve in `league status` and `league report`; unset: none (issue 19).")
     games: int = Field(200, ge=0, description="Games per evaluation, seats alternating.")
     every: int = Field(5, ge=1, description="Evaluate every N iterations (and always at the end).")
     explore: bool = Field(False, description="Sample moves (True) or play greedily (False).")
@@ -455,6 +459,24 @@ class EvaluationConfig(_Section):
         if value not in CHOOSERS:
             raise ValueError(f"expected one of {sorted(CHOOSERS)}")
         return value
+
+    @field_validator("references")
+    @classmethod
+    def _known_references(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        from agents.heuristics import CHOOSERS
+
+        if value is not None:
+            unknown = [name for name in value if name not in CHOOSERS]
+            if unknown:
+                raise ValueError(f"unknown scripted players {unknown}: expected some of {sorted(CHOOSERS)}")
+            if len(set(value)) != len(value):
+                raise ValueError("each scripted player may appear once")
+        return value
+
+    @property
+    def opponents(self) -> tuple[str, ...]:
+        """Every scripted player main is evaluated against: ``opponent``, then each reference (once each)."""
+        return tuple(dict.fromkeys((self.opponent, *(self.references or ()))))
 
 
 class LedgerConfig(_Section):
@@ -549,6 +571,10 @@ class LeagueConfig(_Section):
         if opponent is not None and self.game not in opponent:
             raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "
                              f"{sorted(opponent)}, not {self.game!r}")
+        for name in self.evaluation.references or ():
+            games = CHOOSERS[name][1]
+            if games is not None and self.game not in games:
+                raise ValueError(f"evaluation.references: {name!r} plays only {sorted(games)}, not {self.game!r}")
         return self
 
     @model_validator(mode="after")

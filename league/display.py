@@ -115,7 +115,8 @@ def report_line(report: IterationReport) -> str:
             f"sample_s={report.sample_time_s:.1f} learn_s={report.learn_time_s:.1f} "
             f"main_elo={_main_elo(report)} "
             f"win_rate={win_rate} eval_games={games} "
-            f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}"
+            + "".join(f"score_vs_{name}={score:.3f} " for name, score in report.reference_scores.items())
+            + f"train_s={report.train_time_s:.1f} league_s={report.league_time_s:.2f}"
             f"{' checkpoint' if report.checkpointed else ''}"
             + "".join(f" {name}={value}" for name, value in (
                 ("env_runner_restarts", report.env_runner_restarts), ("env_restarts", report.env_restarts),
@@ -145,6 +146,19 @@ def exploitability_line(reports: list[IterationReport]) -> str | None:
             + format_exploitability(last.exploitability))
 
 
+def references_line(reports: list[IterationReport]) -> str | None:
+    """Main's scores against ``evaluation.references`` at the latest iteration evaluated against them, or None.
+
+    A line below the live table rather than columns in it: the table already fills 80 columns (issue 22).
+    """
+    evaluated = [r for r in reports if r.reference_scores]
+    if not evaluated:
+        return None
+    last = evaluated[-1]
+    return (f"main vs the references after iteration {last.iteration}: "
+            + ", ".join(f"{name} {score:.3f}" for name, score in last.reference_scores.items()))
+
+
 class LiveView:
     """The live view of ``league run``: a progress bar over a table of recent iterations."""
 
@@ -171,8 +185,8 @@ class LiveView:
                              [report_cells(report) for report in self._reports[-self._rows:]], width=width)
         if not self._reports:
             return Group(table, self.progress)
-        line = exploitability_line(self._reports)
-        parts = [roster_table(self._reports[-1], width=width), table] + ([Text(line)] if line else []) \
+        lines = [line for line in (references_line(self._reports), exploitability_line(self._reports)) if line]
+        parts = [roster_table(self._reports[-1], width=width), table] + [Text(line) for line in lines] \
             + [self.progress]
         return Group(*parts)
 
@@ -215,14 +229,31 @@ def status_table(status: dict[str, Any]) -> Group:
         summary.add_row(f"exploitability (iteration {iteration})", format_exploitability(last))
     for snapshot, reason in status.get("unusable", {}).items():
         summary.add_row(f"unusable {snapshot}", reason)
-    roster = Table(title="Roster (best Elo first)")
-    for column in ("id", "role", "trainable", "Elo", "skill μ±σ", "games", "joined", "parent"):
-        roster.add_column(column, justify="right" if column in ("Elo", "games") else "left")
+    scripted = [p["id"] for p in status["players"] if p["role"] == Role.SCRIPTED.value]
+    roster = Table(title="Roster (best Elo first; vs: score against each scripted player, from the payoff)")
+    for column in ("id", "role", "trainable", "Elo", "skill μ±σ", "games", *(f"vs {s}" for s in scripted),
+                   "joined", "parent"):
+        roster.add_column(column, justify="right" if column in ("Elo", "games") or column.startswith("vs ")
+                          else "left")
     for player in status["players"]:
+        versus = player.get("vs_scripted", {})
         roster.add_row(player["id"], player["role"], "yes" if player["trainable"] else "frozen",
-                       *_rating_cells(player), f"{player['games']:,}", str(player["created_iteration"]),
-                       player["parent"] or "-")
-    return Group(summary, roster, payoff_table(status))
+                       *_rating_cells(player), f"{player['games']:,}",
+                       *("" if versus.get(s) is None else f"{versus[s]:.2f}" for s in scripted),
+                       str(player["created_iteration"]), player["parent"] or "-")
+    parts = [summary] + ([evaluation_table(status["latest_evaluation"])] if status.get("latest_evaluation") else [])
+    return Group(*parts, roster, payoff_table(status))
+
+
+def evaluation_table(latest: Mapping[str, Any]) -> Table:
+    """Main's latest evaluation (``read_status``'s ``latest_evaluation``): score and W/D/L per opponent."""
+    table = Table(title=f"Main's evaluation at iteration {latest['iteration']}", box=box.SIMPLE_HEAD)
+    for column in ("opponent", "score", "W/D/L"):
+        table.add_column(column, justify="left" if column == "opponent" else "right")
+    for opponent, c in latest["opponents"].items():
+        table.add_row(opponent, "-" if c["score"] is None else f"{c['score']:.3f}",
+                      f"{c['wins']}/{c['draws']}/{c['losses']}")
+    return table
 
 
 def games_table(rows: Sequence[tuple[str, str, str, str]]) -> Table:

@@ -31,6 +31,8 @@ class IterationReport:
         league_size: Players on the roster.
         snapshots: Frozen snapshots on the roster.
         evaluation: Main's results against the evaluation opponent, if evaluated.
+        reference_evaluations: Main's results against each of ``evaluation.references`` (by name, in
+            that order), when evaluated; empty otherwise.
         train_time_s: Seconds in ``Algorithm.train`` (sampling and learning).
         league_time_s: Seconds of League's own bookkeeping (ledger, ratings, snapshots, mapping).
         evaluation_time_s: Seconds of evaluation games.
@@ -96,3 +98,10 @@ class IterationReport:
     written_by_runners: int = 0
     exploitability: dict[str, float] = field(default_factory=dict)
     learner_stats: dict[PlayerId, dict[str, float]] = field(default_factory=dict)
+    reference_evaluations: dict[str, PairCounts] = field(default_factory=dict)
+
+    @property
+    def reference_scores(self) -> dict[str, float]:
+        """Main's score against each reference evaluated this iteration (those with games)."""
+        return {name: counts.score for name, counts in self.reference_evaluations.items()
+                if counts.score is not None}

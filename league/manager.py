@@ -20,7 +20,8 @@ Each iteration (see ``docs/architecture.md``):
        each new snapshot plays ``ratings.anchor_games`` rated games against every
        scripted player (fixed anchors of the rating scale; no learner);
     5. every ``evaluation.every`` iterations (and at the end) main plays evaluation
-       games against a scripted player on a plain PettingZoo env;
+       games against a scripted player, then against each of ``evaluation.references``,
+       on a plain PettingZoo env;
     6. progress is written to the ledger;
     7. every ``checkpoint_every`` iterations (and at the end) a league checkpoint
        commits the iteration (:mod:`league.checkpoint`); snapshots pruned since
@@ -693,18 +694,40 @@ class LeagueManager:
         return ratings
 
     def evaluate(self, games: int | None = None, opponent: str | None = None,
-                 player: PlayerId = MAIN) -> PairCounts:
-        """``player`` (greedy unless ``evaluation.explore``) against a scripted player, seats alternating."""
+                 player: PlayerId = MAIN, *, stream: int = 0) -> PairCounts:
+        """``player`` (greedy unless ``evaluation.explore``) against a scripted player, seats alternating.
+
+        Args:
+            games: Games to play (default: ``evaluation.games``).
+            opponent: The scripted player (default: ``evaluation.opponent``).
+            player: Who plays it; only main's results are stored in the ledger.
+            stream: Which seeded random streams the games use: 0 (the evaluation opponent's)
+                ``default_rng([seed, iteration, 1])`` for the player and the env seeds and
+                ``[seed, iteration, 2]`` for the scripted side; k >= 1 (the k-th reference) the same
+                with ``k`` appended, ``[seed, iteration, 1, k]`` and ``[seed, iteration, 2, k]``: each
+                evaluation replays exactly, and no two draw the same numbers.
+        """
         evaluation = self.config.evaluation
         opponent = opponent or evaluation.opponent
-        rng = np.random.default_rng([self.config.seed, self.iteration, 1])
+        suffix = [stream] if stream else []  # stream 0 keeps the streams evaluations always had
+        rng = np.random.default_rng([self.config.seed, self.iteration, 1, *suffix])
         actor = PolicyActor(self.algorithm.get_policy(player), explore=evaluation.explore, rng=rng)
-        scripted = ScriptedActor(CHOOSERS[opponent][0], np.random.default_rng([self.config.seed, self.iteration, 2]))
+        scripted = ScriptedActor(CHOOSERS[opponent][0],
+                                 np.random.default_rng([self.config.seed, self.iteration, 2, *suffix]))
         counts = head_to_head(self.config.game, actor, scripted, games=games or evaluation.games,
                               seed=int(rng.integers(2**31)), env_config=self.config.env_config)
         if player == MAIN:
             self.ledger.add_evaluation(self.iteration, opponent, counts)
         return counts
+
+    def evaluate_all(self) -> dict[str, PairCounts]:
+        """Main against ``evaluation.opponent`` and then each of ``evaluation.references``, each stored.
+
+        Returns each scripted player's results, in that order: ``evaluation.opponents``, where the
+        opponent plays on random stream 0 and the k-th reference after it on stream k (:meth:`evaluate`).
+        """
+        return {opponent: self.evaluate(opponent=opponent, stream=k)
+                for k, opponent in enumerate(self.config.evaluation.opponents)}
 
     def measure_exploitability(self) -> LeagueMeasure:
         """Exact exploitability of every trainable player and of the snapshots' Nash mixture, stored in the ledger.
@@ -827,9 +850,11 @@ class LeagueManager:
         if new_snapshots and self.config.snapshots.retention:
             pruned = self.prune(self.config.snapshots.keep_last, self.config.snapshots.keep_top)
         evaluation, evaluation_time = None, 0.0
+        references: dict[str, PairCounts] = {}
         if self.config.evaluation.games and self._due(self.config.evaluation.every, iteration):
             eval_start = time.perf_counter()
-            evaluation = self.evaluate()
+            references = self.evaluate_all()
+            evaluation = references.pop(self.config.evaluation.opponent)
             evaluation_time = time.perf_counter() - eval_start
         exploitability: dict[str, float] = {}
         if self._due(self.config.evaluation.exploitability_every, iteration):
@@ -856,6 +881,7 @@ class LeagueManager:
             league_size=len(self.roster),
             snapshots=len(self.snapshots),
             evaluation=evaluation,
+            reference_evaluations=references,
             train_time_s=train_time,
             league_time_s=elapsed - train_time - evaluation_time,
             evaluation_time_s=evaluation_time,

@@ -9,7 +9,8 @@ Tags:
       (``policy_loss``, ``vf_loss``, ``total_loss``, ``entropy``, ``lr``, ``entropy_coeff``,
       ``vf_explained_var``; ``kl`` and ``kl_coeff`` where the algorithm has a KL term: PPO, APPO with
       ``use_kl_loss``);
-    * ``evaluation/score_vs_<opponent>``: main's evaluation score, when evaluated;
+    * ``evaluation/score_vs_<opponent>``: main's evaluation score, when evaluated, against
+      ``evaluation.opponent`` and each of ``evaluation.references``;
     * ``exploitability/<player>`` and ``exploitability/mixture``: exact exploitability, when measured
       (OpenSpiel games);
     * ``league/size``, ``league/snapshots``, ``league/resident``, ``league/matches``;
@@ -65,6 +66,8 @@ class TensorBoardLog:
                 add(f"learner/{player}/{name}", value, step)
         if report.evaluation is not None and report.evaluation.score is not None:
             add(f"evaluation/score_vs_{self._opponent}", report.evaluation.score, step)
+        for name, score in report.reference_scores.items():
+            add(f"evaluation/score_vs_{name}", score, step)
         for key, value in report.exploitability.items():
             add(f"exploitability/{key}", value, step)
         add("league/size", report.league_size, step)

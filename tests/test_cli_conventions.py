@@ -182,6 +182,71 @@ def test_the_live_view_at_80_columns_shows_every_column_and_mains_evaluation_sco
     assert roster["league_exploiter_v12"] == ["snapshot", "frozen"]  # ids and roles whole
 
 
+def test_the_live_view_and_quiet_line_show_mains_score_against_each_reference():
+    import dataclasses
+
+    from league.display import LiveView, report_line
+    from league.types import PairCounts
+
+    references = {"alphabeta-1": PairCounts(50, 0, 150), "heuristic": PairCounts(20, 20, 160)}
+    reports = _reports(3)
+    reports[1] = dataclasses.replace(reports[1], reference_evaluations=references)  # iterations 1, 3: none
+    view = LiveView(100, "random")
+    for report in reports:
+        view.update(report)
+    console = Console(width=80, record=True)
+    console.print(view)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines()) and "…" not in text  # the table still fits
+    # Main's score vs alphabeta-1 50/200 = 0.250, vs heuristic (20 + 20/2)/200 = 0.150, at iteration 2.
+    assert "main vs the references after iteration 2: alphabeta-1 0.250, heuristic 0.150" in text
+    line = report_line(reports[1])
+    assert "win_rate=0.910 eval_games=200 score_vs_alphabeta-1=0.250 score_vs_heuristic=0.150 train_s=" in line
+    assert "score_vs_" not in report_line(reports[2])
+    plain = Console(width=80, record=True)
+    plain.print(LiveView(100, "random"))
+    for report in _reports(2):
+        view = LiveView(100, "random")
+        view.update(report)
+        plain.print(view)
+    assert "references" not in plain.export_text()  # no references evaluated: no line
+
+
+def test_status_table_shows_the_latest_evaluation_and_each_players_score_vs_scripted():
+    from league.display import status_table
+
+    status = {
+        "run_id": "run-x", "game": "connect_four", "iteration": 4,
+        "players": [
+            {"id": "main", "role": "main", "trainable": True, "games": 900, "parent": None, "created_iteration": 0,
+             "elo": 1300.0, "mu": 27.0, "sigma": 2.0, "vs_scripted": {"random": 0.875, "alphabeta-2": None}},
+            {"id": "random", "role": "scripted", "trainable": False, "games": 80, "parent": None,
+             "created_iteration": 0, "elo": 1100.0, "mu": 20.0, "sigma": 2.0, "vs_scripted": {"alphabeta-2": None}},
+            {"id": "alphabeta-2", "role": "scripted", "trainable": False, "games": 40, "parent": None,
+             "created_iteration": 0, "elo": 1250.0, "mu": 24.0, "sigma": 2.0, "vs_scripted": {"random": None}},
+        ],
+        "payoff": [],
+        "latest_evaluation": {"iteration": 4, "opponents": {
+            "random": {"wins": 18, "draws": 1, "losses": 1, "score": 0.925},
+            "alphabeta-2": {"wins": 3, "draws": 2, "losses": 15, "score": 0.2}}},
+    }
+    console = Console(width=200, record=True)
+    console.print(status_table(status))
+    lines = console.export_text().splitlines()
+    assert any("Main's evaluation at iteration 4" in line for line in lines)
+    assert next(line for line in lines if line.split()[:1] == ["random"] and "/" in line).split() == [
+        "random", "0.925", "18/1/1"]
+    assert next(line for line in lines if line.split()[:1] == ["alphabeta-2"] and "/" in line).split() == [
+        "alphabeta-2", "0.200", "3/2/15"]
+    header = next(line for line in lines if "skill μ±σ" in line)
+    assert "vs random" in header and "vs alphabeta-2" in header
+    main = next(line.split("│") for line in lines if line.split("│")[1:2] and line.split("│")[1].strip() == "main")
+    columns = [c.strip() for c in header.split("┃")]
+    cells = [c.strip() for c in main]
+    assert cells[columns.index("vs random")] == "0.88"
+    assert cells[columns.index("vs alphabeta-2")] == ""  # never met: blank
+
+
 NOISE = ("oneDNN", "cuda drivers", "cudart", "absl::InitializeLog", "cpu_feature_guard",
          "constructor arguments in the object store")
 

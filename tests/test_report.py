@@ -32,9 +32,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory, ray_session):
-    """A 3-iteration Connect Four league and the reports of its iterations."""
+    """A 3-iteration Connect Four league (main evaluated vs random and alphabeta-1) and its iterations' reports."""
     tmp_path = tmp_path_factory.mktemp("report")
-    config = tiny_config(tmp_path, iterations=3)
+    config = tiny_config(tmp_path, iterations=3, evaluation={"references": ["alphabeta-1"]})
     view = LiveView(config.iterations, config.evaluation.opponent)
     with LeagueManager(config) as league:
         reports = league.run(on_iteration=view.update)
@@ -99,6 +99,9 @@ def test_the_report_renders_in_headless_chromium_with_ratings_and_a_cell_per_pai
     assert 'id="exploitability"' not in page  # Connect Four: no exploitability measures, no section
 
     dom = _chromium("--dump-dom", out.resolve().as_uri(), tmp_path=tmp_path).stdout
+    # Main against the fixed references, first after the summary: one line per evaluated opponent.
+    assert dom.index('id="summary"') < dom.index('id="reference-chart"') < dom.index('id="ratings"')
+    assert sorted(re.findall(r'id="reference-(random|alphabeta-1)"', dom)) == ["alphabeta-1", "random"]
     parsed = _Dom()
     parsed.feed(dom)
     with open_ledger(run_dir) as (_, ledger):
@@ -130,7 +133,8 @@ def test_tensorboard_events_hold_the_rating_scalars_of_every_iteration(short_run
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"elo/main", "skill_mu/main", "skill_sigma/main", "win_rate/main", "league/size",
-            "throughput/env_steps_per_s", "time/sample_s", "evaluation/score_vs_random"} <= tags
+            "throughput/env_steps_per_s", "time/sample_s", "evaluation/score_vs_random",
+            "evaluation/score_vs_alphabeta-1"} <= tags
     for player in ("main", "random", "main_v1"):
         written = [(e.step, e.value) for e in events.Scalars(f"elo/{player}")]
         expected = [(r.iteration, r.ratings[player].elo) for r in reports if player in r.ratings]

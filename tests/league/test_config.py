@@ -106,3 +106,52 @@ def test_a_bad_redis_url_is_named_without_its_password():
         load_config(None, {"redis_url": "http://:s3cr3t-pw@host/0"})
     assert "redis_url: expected a URL starting with redis://" in str(info.value)
     assert "s3cr3t-pw" not in str(info.value) and "http://:***@host/0" in str(info.value)
+
+
+def test_evaluation_references_are_named_checked_and_fit_the_game():
+    with pytest.raises(ConfigError, match=re.escape(
+            "evaluation.references: unknown scripted players ['alphazero']: expected some of ['alphabeta-1', "
+            "'alphabeta-2', 'alphabeta-3', 'alphabeta-4', 'alphabeta-5', 'alphabeta-6', 'heuristic', 'random'] "
+            "(got ['alphazero'])")):
+        load_config(None, {"evaluation": {"references": ["alphazero"]}})
+    with pytest.raises(ConfigError, match=re.escape(
+            "evaluation.references: each scripted player may appear once (got ['alphabeta-1', 'alphabeta-1'])")):
+        load_config(None, {"evaluation": {"references": ["alphabeta-1", "alphabeta-1"]}})
+    with pytest.raises(ConfigError, match=re.escape(
+            "evaluation.references: 'heuristic' plays only ['connect_four'], not 'tictactoe'")):
+        load_config(None, {"game": "tictactoe", "evaluation": {"references": ["alphabeta-1", "heuristic"]}})
+    with pytest.raises(ConfigError, match=re.escape(
+            "evaluation.references: 'alphabeta-2' plays only ['connect_four', 'tictactoe'], not 'rps'")):
+        load_config(None, {"game": "rps", "evaluation": {"references": ["alphabeta-2"]}})
+    # Unset: main meets evaluation.opponent alone, as before; a reference that is the opponent is played once.
+    assert load_config(None).evaluation.references is None
+    assert load_config(None).evaluation.opponents == ("random",)
+    config = load_config(None, {"evaluation": {"references": ["heuristic", "random", "alphabeta-2"]}})
+    assert config.evaluation.opponents == ("random", "heuristic", "alphabeta-2")
+
+
+def test_a_run_stored_before_evaluation_references_existed_loads_and_resumes(tmp_path):
+    from typer.testing import CliRunner
+
+    from league.cli import app
+    from league.cli.resume_check import resume_target
+    from league.offline import run_config
+    from league.run_dir import RunInfo, read_run_info
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('game = "tictactoe"\niterations = 2\n[evaluation]\ngames = 10\nevery = 1\n')
+    old = load_config(toml).model_dump(mode="json")
+    del old["evaluation"]["references"]  # run.json of a run started before the field existed
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    RunInfo("run-old", "tictactoe", None, 1.0, {**old, "run_dir": str(run_dir)}).write(run_dir)
+    assert run_config(read_run_info(run_dir)).evaluation.references is None
+    # The same command line resumes it (no change named); iterations may change.
+    target = resume_target(toml, {"run_dir": run_dir, "iterations": 3}, flags={})
+    assert (target.run_dir, target.iterations) == (run_dir, 3)
+    # Adding references to a run is a change, refused with the run's value and the given one.
+    toml.write_text(toml.read_text() + 'references = ["alphabeta-1"]\n')
+    refused = CliRunner().invoke(app, ["run", str(toml), "--resume", "--run-dir", str(run_dir)],
+                                 env={"COLUMNS": "300"})
+    assert refused.exit_code == 2
+    assert f"changes evaluation.references None -> ['alphabeta-1'] ({toml})" in refused.output

@@ -185,3 +185,57 @@ def test_writing_a_players_weights_clears_its_stale_unusable_mark(tmp_path):
     result = CliRunner().invoke(app, ["export", "main", "--run-dir", str(config.run_dir), "--out",
                                       str(tmp_path / "export"), "--format", "torchscript"])
     assert result.exit_code == 0, result.output
+
+
+def test_main_is_evaluated_against_each_reference_and_status_and_report_show_them(tmp_path):
+    import re
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from league.display import report_line
+    from league.report import write_report
+    from league.status import read_status
+
+    config = tiny_config(tmp_path, game="tictactoe", iterations=2,
+                         roster={**MAIN_ONLY, "scripted": ["random", "alphabeta-1"]},
+                         evaluation={"games": 6, "every": 1, "references": ["alphabeta-1"]})
+    with LeagueManager(config) as manager:
+        reports = manager.run()
+        # Every evaluated iteration: main vs evaluation.opponent (report.evaluation, as before) and each reference.
+        assert [sorted(r.reference_evaluations) for r in reports] == [["alphabeta-1"], ["alphabeta-1"]]
+        assert all(r.evaluation.games == r.reference_evaluations["alphabeta-1"].games == 6 for r in reports)
+        versus = [r.reference_evaluations["alphabeta-1"] for r in reports]
+        assert manager.ledger.evaluations() == [  # sorted by iteration, then name
+            (1, "alphabeta-1", versus[0]), (1, "random", reports[0].evaluation),
+            (2, "alphabeta-1", versus[1]), (2, "random", reports[1].evaluation)]
+        # Seeded streams: each evaluation replays exactly (iteration 2: the opponent's stream 0, the reference's 1).
+        assert manager.evaluate(opponent="alphabeta-1", stream=1) == versus[1]
+        assert manager.evaluate() == reports[-1].evaluation
+        score = reports[-1].reference_scores["alphabeta-1"]
+        assert f"score_vs_alphabeta-1={score:.3f}" in report_line(reports[-1])
+    events = EventAccumulator(str(config.run_dir / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("evaluation/score_vs_alphabeta-1")] == pytest.approx(
+        [(r.iteration, r.reference_scores["alphabeta-1"]) for r in reports])
+    assert "evaluation/score_vs_random" in events.Tags()["scalars"]
+
+    status = read_status(config.run_dir)
+    last = reports[-1]
+    assert status["latest_evaluation"] == {"iteration": 2, "opponents": {
+        name: {"wins": c.wins, "draws": c.draws, "losses": c.losses, "score": c.score}
+        for name, c in (("random", last.evaluation), ("alphabeta-1", last.reference_evaluations["alphabeta-1"]))}}
+    assert list(status["latest_evaluation"]["opponents"]) == ["random", "alphabeta-1"]  # the opponent first
+    assert len(status["evaluations"]) == 4 and status["win_rate_vs_random"] == last.evaluation.score
+    # vs_scripted: each player's score against each scripted player, the payoff's (anchor games: snapshots met both).
+    payoff = {(e["player"], e["opponent"]): e["score"] for e in status["payoff"]}
+    players = {p["id"]: p for p in status["players"]}
+    assert set(players["main_v1"]["vs_scripted"]) == {"random", "alphabeta-1"}
+    assert players["main_v1"]["vs_scripted"]["alphabeta-1"] == payoff[("main_v1", "alphabeta-1")] is not None
+    for pid, player in players.items():
+        for scripted, value in player["vs_scripted"].items():
+            assert value == payoff.get((pid, scripted)), (pid, scripted)
+
+    page = write_report(config.run_dir, tmp_path / "report.html").read_text()
+    chart = page[page.index('id="reference-chart"'):page.index('<table id="ratings"')]
+    assert sorted(re.findall(r'<g id="reference-([^"]+)"', chart)) == ["alphabeta-1", "random"]
+    assert page.index('id="summary"') < page.index('id="reference-chart"') < page.index('id="elo-chart"')
