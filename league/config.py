@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -23,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from league.errors import ConfigError, UnknownGameError, UsageError
 from league.redact import redact_url
 from league.types import PfspWeighting, Role
+
+if TYPE_CHECKING:
+    from league.recipes import Recipe
 
 
 #: Validation context key: the config is a stored run's (``run.json``), read by ``league status``, ``report``,
@@ -734,7 +737,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *,
-                flags: Mapping[str, str] | None = None) -> LeagueConfig:
+                flags: Mapping[str, str] | None = None, recipe: bool = False) -> LeagueConfig:
     """Build a :class:`LeagueConfig` from an optional TOML file and overrides.
 
     Args:
@@ -743,10 +746,39 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
             as nested mappings. ``None`` values are ignored.
         flags: The CLI flag behind each override, by dotted field name (see
             :func:`validate_config`), so an error blames the flag, not the file.
+        recipe: Lay the game's recipe (:mod:`league.recipes`) under the file and
+            the overrides, field by field, as ``league run`` does; off: League's
+            plain defaults under them.
 
     Raises:
         ConfigError: naming every invalid field and where its value came from.
+
+    Example:
+        >>> load_config(None, {"game": "connect_four"}).matchmaking.main.scripted
+        0.0
+        >>> load_config(None, {"game": "connect_four"}, recipe=True).matchmaking.main.scripted > 0
+        True
     """
     data = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "command line"
+    if recipe:
+        found = recipe_for_config(data, overrides)
+        if found is not None:
+            data = deep_merge(found.tree(), data)
+            source = f"{source} over the {found.name} recipe"
     return validate_config(data, overrides, base_source=source, flags=flags)
+
+
+def recipe_for_config(data: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> "Recipe | None":
+    """The recipe of the game a TOML file's ``data`` and its ``overrides`` name (the default game if neither).
+
+    Example:
+        >>> recipe_for_config({}, {"game": "tictactoe"}) is None
+        True
+        >>> recipe_for_config({"game": "connect_four"}).name
+        'connect_four'
+    """
+    from league.recipes import recipe_for
+
+    game = (overrides or {}).get("game") or data.get("game") or LeagueConfig.model_fields["game"].default
+    return recipe_for(game) if isinstance(game, str) else None

@@ -68,7 +68,8 @@ def _league(run_dir: Path, *args: str, kill_at: str | None = None) -> subprocess
     env.pop("LEAGUE_KILL_AT", None)
     if kill_at:
         env["LEAGUE_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "league", "run", *args, "--run-dir", str(run_dir), "--quiet"],
+    return subprocess.run([sys.executable, "-m", "league", "run", *args, "--run-dir", str(run_dir), "--quiet",
+                           "--no-recipe"],  # this league: all three roles, as CONFIG says
                           env=env, capture_output=True, text=True, timeout=600, check=False)
 
 

@@ -115,3 +115,18 @@ def test_kuhn_script_reports_the_exploitability_curve(tmp_path):
     point = data["curve"][0]
     assert point["iteration"] == 1 and 0.0 <= point["main"] <= 2.0 and 0.0 <= point["mixture"] <= 2.0
     assert data["best"] == {"main": point["main"], "mixture": point["mixture"]}
+
+
+def test_strength_script_runs_league_run_exports_main_and_plays_the_references(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text('game = "tictactoe"\ntensorboard = false\n'
+                      "[training]\ntrain_batch_size = 400\nminibatch_size = 64\nnum_epochs = 1\nhiddens = [16]\n"
+                      "[resources]\nnum_envs_per_env_runner = 8\n[evaluation]\ngames = 4\n")
+    data = _last_json([str(ROOT / "scripts" / "strength.py"), str(config), "--minutes", "0.01", "--games", "6",
+                       "--depths", "1", "--run-dir", str(tmp_path / "run"), "--json-out", str(tmp_path / "out.jsonl")])
+    assert data["benchmark"] == "strength" and data["game"] == "tictactoe" and data["iterations"] == 1
+    assert set(data["vs"]) == {"alphabeta-1"}  # tic-tac-toe has no heuristic
+    versus = data["vs"]["alphabeta-1"]
+    assert versus["wins"] + versus["draws"] + versus["losses"] == 6 and 0 <= versus["score"] <= 1
+    assert (tmp_path / "run-main" / "opponent.json").is_file(), "main was exported beside the run"
+    assert json.loads((tmp_path / "out.jsonl").read_text()) == data

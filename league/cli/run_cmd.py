@@ -71,6 +71,10 @@ def run(
     from_scratch: Annotated[bool, typer.Option(
         "--from-scratch", help="With --resume: start the run over from iteration 0 with its own config, "
                                "replacing its matches, snapshots and checkpoints.")] = False,
+    recipe: Annotated[bool, typer.Option(
+        "--recipe/--no-recipe", help="Lay the game's recipe (`league envs --show GAME`) under the config file "
+                                     "and flags; --no-recipe: League's plain defaults under them. A --resume "
+                                     "continues with the run's own config either way.")] = True,
     quiet: Annotated[bool, typer.Option(
         "--quiet", help="Plain log lines instead of the live view (automatic when stdout is not a terminal).")] = False,
     verbose: Annotated[bool, typer.Option(
@@ -99,12 +103,15 @@ def run(
     if resume:
         _resume(config_file, overrides, quiet, verbose, overwrite=overwrite, from_scratch=from_scratch)
         return
-    config = load_config(config_file, overrides, flags=FLAGS)
+    config = load_config(config_file, overrides, flags=FLAGS, recipe=recipe)
 
     from league.manager import LeagueManager
+    from league.recipes import recipe_for
 
     console = Console(soft_wrap=quiet)
-    console.print(f"League: [bold]{config.game}[/], {_limits(config)}, run folder {config.run_dir}")
+    applied = recipe_for(config.game) if recipe else None
+    recipe_note = f", recipe {applied.name} (league envs --show {config.game})" if applied is not None else ""
+    console.print(f"League: [bold]{config.game}[/], {_limits(config)}, run folder {config.run_dir}{recipe_note}")
     with _hold_notices(verbose):
         manager = LeagueManager(config, overwrite=overwrite)
     _train(manager, console, quiet)
