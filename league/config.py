@@ -246,6 +246,19 @@ class ResourcesConfig(_Section):
         return value
 
 
+def _scripted_names(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``value`` if every name is a known scripted player, each once (roster.scripted, evaluation.references)."""
+    from agents.heuristics import CHOOSERS
+
+    if value is not None:
+        unknown = [name for name in value if name not in CHOOSERS]
+        if unknown:
+            raise ValueError(f"unknown scripted players {unknown}: expected some of {sorted(CHOOSERS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("each scripted player may appear once")
+    return value
+
+
 class RosterConfig(_Section):
     """Who is in the league at the start (AlphaStar's default population is 1/1/1 per race)."""
 
@@ -260,15 +273,7 @@ class RosterConfig(_Section):
     @field_validator("scripted")
     @classmethod
     def _known_scripted(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        from agents.heuristics import CHOOSERS
-
-        if value is not None:
-            unknown = [name for name in value if name not in CHOOSERS]
-            if unknown:
-                raise ValueError(f"unknown scripted players {unknown}: expected some of {sorted(CHOOSERS)}")
-            if len(set(value)) != len(value):
-                raise ValueError("each scripted player may appear once")
-        return value
+        return _scripted_names(value)
 
 
 class SnapshotConfig(_Section):
@@ -466,15 +471,7 @@ class EvaluationConfig(_Section):
     @field_validator("references")
     @classmethod
     def _known_references(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        from agents.heuristics import CHOOSERS
-
-        if value is not None:
-            unknown = [name for name in value if name not in CHOOSERS]
-            if unknown:
-                raise ValueError(f"unknown scripted players {unknown}: expected some of {sorted(CHOOSERS)}")
-            if len(set(value)) != len(value):
-                raise ValueError("each scripted player may appear once")
-        return value
+        return _scripted_names(value)
 
     @property
     def opponents(self) -> tuple[str, ...]:
