@@ -553,10 +553,13 @@ class LeagueConfig(_Section):
     def _scripted_players_fit_the_game(self, info: ValidationInfo) -> "LeagueConfig":
         from agents.heuristics import CHOOSERS
 
-        for name in self.roster.scripted or ():
-            games = CHOOSERS[name][1]
-            if games is not None and self.game not in games:
-                raise ValueError(f"roster.scripted: {name!r} plays only {sorted(games)}, not {self.game!r}")
+        named = (("roster.scripted", self.roster.scripted or ()), ("evaluation.opponent", (self.evaluation.opponent,)),
+                 ("evaluation.references", self.evaluation.references or ()))
+        for field_name, names in named:
+            for name in names:
+                games = CHOOSERS[name][1]
+                if games is not None and self.game not in games:
+                    raise ValueError(f"{field_name}: {name!r} plays only {sorted(games)}, not {self.game!r}")
         if self.matchmaking.matchmaker is None and self.matchmaking.main.scripted > 0 and not self.scripted_players:
             raise ValueError(f"matchmaking.main.scripted: {self.matchmaking.main.scripted:g} of main's matches go "
                              "to scripted players, but the league has none (roster.scripted)")
@@ -567,14 +570,6 @@ class LeagueConfig(_Section):
                 openspiel_game(self.game)
             except UsageError as e:
                 raise ValueError(f"evaluation.exploitability_every: {e}; set it to 0") from None
-        opponent = CHOOSERS[self.evaluation.opponent][1]
-        if opponent is not None and self.game not in opponent:
-            raise ValueError(f"evaluation.opponent: {self.evaluation.opponent!r} plays only "
-                             f"{sorted(opponent)}, not {self.game!r}")
-        for name in self.evaluation.references or ():
-            games = CHOOSERS[name][1]
-            if games is not None and self.game not in games:
-                raise ValueError(f"evaluation.references: {name!r} plays only {sorted(games)}, not {self.game!r}")
         return self
 
     @model_validator(mode="after")

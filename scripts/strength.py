@@ -66,7 +66,7 @@ def run_league(command: list[str], log: Path) -> dict[int, float]:
             if match:
                 ended[int(match.group(1))] = (time.monotonic() - start) / 60
                 print(line[:160].rstrip(), flush=True)
-            elif not line.startswith("iteration="):
+            else:
                 print(line.rstrip(), flush=True)
         code = process.wait()
     if code != 0:

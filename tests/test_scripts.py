@@ -122,8 +122,10 @@ def test_strength_script_runs_league_run_exports_main_and_plays_the_references(t
     config.write_text('game = "tictactoe"\ntensorboard = false\n'
                       "[training]\ntrain_batch_size = 400\nminibatch_size = 64\nnum_epochs = 1\nhiddens = [16]\n"
                       "[resources]\nnum_envs_per_env_runner = 8\n[evaluation]\ngames = 4\n")
-    data = _last_json([str(ROOT / "scripts" / "strength.py"), str(config), "--minutes", "0.01", "--games", "6",
+    data = _last_json([str(ROOT / "scripts" / "strength.py"), str(config), "--iterations", "1", "--games", "6",
                        "--depths", "1", "--run-dir", str(tmp_path / "run"), "--json-out", str(tmp_path / "out.jsonl")])
+    # --iterations 1, not a tiny --minutes: an iteration of this league can end inside 0.6 s, so a
+    # time budget would stop it after one or two.
     assert data["benchmark"] == "strength" and data["game"] == "tictactoe" and data["iterations"] == 1
     assert set(data["vs"]) == {"alphabeta-1"}  # tic-tac-toe has no heuristic
     versus = data["vs"]["alphabeta-1"]
