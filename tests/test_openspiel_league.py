@@ -176,7 +176,9 @@ def test_exploitability_refuses_games_it_does_not_cover(tmp_path):
 
 
 def test_the_nash_matchmaker_without_the_exploitability_measure_is_refused_with_exit_code_2(tmp_path):
-    (tmp_path / "psro.toml").write_text('[matchmaking]\nmatchmaker = "league.matchmaking:NashMatchmaker"\n')
+    # The Kuhn recipe measures exploitability every 5 iterations; this file turns the measure off.
+    (tmp_path / "psro.toml").write_text('[matchmaking]\nmatchmaker = "league.matchmaking:NashMatchmaker"\n'
+                                        '[evaluation]\nexploitability_every = 0\n')
     result = runner.invoke(app, ["run", str(tmp_path / "psro.toml"), "--game", "openspiel:kuhn_poker",
                                  "--iterations", "1", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
