@@ -139,13 +139,22 @@ class Opponent:
         """The registered game the opponent plays."""
         return str(self.info["game"])
 
-    def action_probs_batch(self, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
-        """Probabilities over all actions for a batch (rows sum to 1, zero on illegal actions)."""
+    def action_probs_batch(self, observations: np.ndarray, action_masks: np.ndarray, *,
+                           encoded: bool = False) -> np.ndarray:
+        """Probabilities over all actions for a batch (rows sum to 1, zero on illegal actions).
+
+        Args:
+            observations: The game's own PettingZoo observations, or with ``encoded`` League's
+                encoding of them (:class:`envs.encoding.ObservationEncoder`: a ``Discrete``
+                observation already one-hot), as :mod:`league.arena` hands them to its actors.
+            action_masks: The legal-action masks.
+            encoded: Whether ``observations`` are already encoded.
+        """
         observations = np.asarray(observations)
         masks = np.asarray(action_masks, dtype=np.float32).reshape(len(observations), self.num_actions)
         if not (masks > 0).any(axis=1).all():
             raise ValueError("no legal action: an action mask is all zeros")
-        logits = self._run(flatten_input(observations, masks, self._layout, self._one_hot))
+        logits = self._run(flatten_input(observations, masks, self._layout, 0 if encoded else self._one_hot))
         return _softmax_masked(logits, masks)
 
     def action_probs(self, observation: Any, action_mask: Any = None) -> np.ndarray:

@@ -1,14 +1,14 @@
-"""``league eval``: head-to-head games between any two players, one game at a time.
+"""``league eval``'s players: what a spec names, the game two players share, and the report.
 
 A player is an exported folder, ``RUN_DIR:PLAYER_ID`` (a player of a run,
 exported on the fly), or a built-in scripted player (``random``, ``heuristic``,
-``alphabeta-1`` ... ``alphabeta-6``).
-
-Every game is reproducible on its own, so a plain PettingZoo loop can replay
-it: game ``k`` resets the env with seed ``seed + k``; A sits in seat
-``k % num_seats``; the side that needs randomness (a scripted player, or an
-exported one with ``explore``) draws from ``np.random.default_rng([seed, k, side])``
-with side 0 for A and 1 for B. Exported players play greedily by default.
+``alphabeta-1`` ... ``alphabeta-6``). The games are played by
+:func:`league.arena.play_seeded_games`, so every game is reproducible on its
+own and a plain PettingZoo loop can replay it: game ``k`` resets the env with
+seed ``seed + k``; A sits in seat ``k % num_seats``; the side that needs
+randomness (a scripted player, or an exported one with ``explore``) draws from
+``np.random.default_rng([seed, k, side])`` with side 0 for A and 1 for B.
+Exported players play greedily by default.
 """
 
 from __future__ import annotations
@@ -23,21 +23,21 @@ import numpy as np
 
 from agents.heuristics import CHOOSERS, Chooser
 from agents.opponent import OPPONENT_FILE, Opponent, load_opponent
-from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
 from envs.registry import get_spec
+from league.arena import Actor, OpponentActor, ScriptedActor, pair_counts, play_seeded_games
 from league.errors import UsageError
 from league.stats import wilson_interval
 from league.types import PairCounts
 
 
 class Player(Protocol):
-    """Anything that picks one move from a PettingZoo observation."""
+    """A named player of ``league eval``: it builds its arena actor for each game."""
 
     name: str
     game: str | None
 
-    def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
-        """The action to play."""
+    def actor(self, rng: np.random.Generator) -> Actor:
+        """Its :class:`league.arena.Actor` for one game, drawing any randomness from ``rng``."""
         ...
 
 
@@ -54,9 +54,9 @@ class ScriptedPlayer:
         """The one game it knows; None when it plays several (``alphabeta-N``) or any (``random``)."""
         return next(iter(self.games)) if self.games is not None and len(self.games) == 1 else None
 
-    def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
-        """The chooser's move."""
-        return self.chooser(np.asarray(observation), action_mask, rng)
+    def actor(self, rng: np.random.Generator) -> Actor:
+        """The chooser, its ties broken by ``rng``."""
+        return ScriptedActor(self.chooser, rng)
 
 
 @dataclass
@@ -72,9 +72,9 @@ class ExportedPlayer:
         """The game it was trained on."""
         return self.opponent.game
 
-    def move(self, observation: Any, action_mask: np.ndarray, rng: np.random.Generator) -> int:
-        """The opponent's move."""
-        return self.opponent.act(observation, action_mask, explore=self.explore, rng=rng)
+    def actor(self, rng: np.random.Generator) -> Actor:
+        """The opponent, sampling from ``rng`` with ``explore``."""
+        return OpponentActor(self.opponent, self.explore, rng)
 
 
 @contextlib.contextmanager
@@ -111,48 +111,6 @@ def resolve_player(spec: str, *, explore: bool = False) -> Iterator[Player]:
         return
     raise UsageError(f"cannot find player {spec!r}: expected an export folder (with {OPPONENT_FILE}), "
                      f"RUN_DIR:PLAYER_ID, or one of {sorted(CHOOSERS)}")
-
-
-def _mask(raw: Any, num_actions: int) -> tuple[Any, np.ndarray]:
-    if isinstance(raw, Mapping) and ACTION_MASK_KEY in raw:
-        return raw[OBSERVATION_KEY], np.asarray(raw[ACTION_MASK_KEY], dtype=np.float32)
-    return raw, np.ones(num_actions, dtype=np.float32)
-
-
-def play_one(game: str, a: Player, b: Player, *, index: int, seed: int,
-             env_config: Mapping[str, Any] | None = None) -> tuple[float, float]:
-    """Game ``index`` of a head-to-head: (A's return, B's return)."""
-    spec = get_spec(game)
-    env = spec.make_raw(**dict(env_config or {}))
-    seats = list(env.possible_agents)
-    owner = {agent: 0 if seat == index % len(seats) else 1 for seat, agent in enumerate(seats)}
-    players = (a, b)
-    rngs = (np.random.default_rng([seed, index, 0]), np.random.default_rng([seed, index, 1]))
-    totals = [0.0, 0.0]
-    if spec.turn_based:
-        env.reset(seed=seed + index)
-        for agent in env.agent_iter():
-            raw, reward, terminated, truncated, _ = env.last()
-            totals[owner[agent]] += float(reward)
-            if terminated or truncated:
-                env.step(None)
-                continue
-            observation, mask = _mask(raw, int(env.action_space(agent).n))
-            side = owner[agent]
-            env.step(players[side].move(observation, mask, rngs[side]))
-    else:
-        observations, _ = env.reset(seed=seed + index)
-        while env.agents:
-            actions = {}
-            for agent in env.agents:
-                observation, mask = _mask(observations[agent], int(env.action_space(agent).n))
-                side = owner[agent]
-                actions[agent] = players[side].move(observation, mask, rngs[side])
-            observations, rewards, _, _, _ = env.step(actions)
-            for agent, reward in rewards.items():
-                totals[owner[agent]] += float(reward)
-    env.close()
-    return totals[0], totals[1]
 
 
 @dataclass(frozen=True)
@@ -198,12 +156,6 @@ def head_to_head(a: Player, b: Player, *, games: int, seed: int = 0, game: str |
                  env_config: Mapping[str, Any] | None = None, progress: Any = None) -> HeadToHead:
     """Play ``games`` games of A against B with seats alternating; count A's wins, draws and losses."""
     chosen = pick_game(a, b, game)
-    wins = draws = losses = 0
-    for index in range(games):
-        mine, theirs = play_one(chosen, a, b, index=index, seed=seed, env_config=env_config)
-        wins += mine > theirs
-        draws += mine == theirs
-        losses += mine < theirs
-        if progress is not None:
-            progress(index + 1)
-    return HeadToHead(a.name, b.name, chosen, PairCounts(wins, draws, losses), seed)
+    results = play_seeded_games(chosen, a.actor, b.actor, games=games, seed=seed, env_config=env_config,
+                                progress=progress)
+    return HeadToHead(a.name, b.name, chosen, pair_counts(results), seed)

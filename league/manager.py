@@ -67,7 +67,7 @@ from league.errors import (
     SnapshotStoreUnavailable,
     UsageError,
 )
-from league.evaluation import ScriptedActor, head_to_head, play_games
+from league.arena import ScriptedActor, head_to_head, play_games
 from league.exploitability import LeagueExploitability, LeagueMeasure, ProbsFn
 from league.export import players_store
 from league.faults import kill_point, set_iteration

@@ -10,7 +10,7 @@ built-in scripted player (``random``, ``heuristic``, ``alphabeta-1`` ... ``alpha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from rich.console import Console
@@ -18,6 +18,8 @@ from rich.console import Console
 from agents.heuristics import CHOOSERS, Chooser
 from agents.opponent import Opponent
 from envs.registry import get_spec
+from league.arena import MoveByMove, OpponentActor
+from league.arena import play_game as play_game_in_arena
 from league.errors import UsageError
 
 #: Reads one line of input after printing a prompt (``input`` by default).
@@ -86,14 +88,30 @@ def _legal_names(game: str, mask: np.ndarray) -> str:
     return ", ".join(str(a + 1) for a in legal)
 
 
-def _ask(game: str, mask: np.ndarray, read: Reader, console: Console) -> int:
-    while True:
-        text = read("your move: ")
-        action = parse_move(game, text)
-        if action is not None and 0 <= action < len(mask) and mask[action] > 0:
-            return action
-        problem = "not a move" if action is None else "not a legal move"
-        console.print(f"{text.strip()!r} is {problem}; legal moves: {_legal_names(game, mask)}", markup=False)
+@dataclass
+class HumanActor(MoveByMove):
+    """The person at the terminal as an arena actor: draws the board (``show``), then asks for a move.
+
+    Anything that is not a legal move is refused with the list of legal ones, then asked again.
+    """
+
+    game: str
+    read: Reader
+    console: Console
+    show: Callable[[], None] | None = None
+
+    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
+        """The move the person types."""
+        if self.show is not None:
+            self.show()
+        while True:
+            text = self.read("your move: ")
+            action = parse_move(self.game, text)
+            if action is not None and 0 <= action < len(action_mask) and action_mask[action] > 0:
+                return action
+            problem = "not a move" if action is None else "not a legal move"
+            self.console.print(f"{text.strip()!r} is {problem}; legal moves: {_legal_names(self.game, action_mask)}",
+                               markup=False)
 
 
 def choose_seat(read: Reader, console: Console, seats: int) -> int:
@@ -106,8 +124,11 @@ def choose_seat(read: Reader, console: Console, seats: int) -> int:
 
 
 @dataclass
-class ScriptedOpponent:
-    """A built-in scripted player in the seat of an export (the attributes :func:`play_game` reads)."""
+class ScriptedOpponent(MoveByMove):
+    """A built-in scripted player in the seat of an export (the attributes :func:`play_game` reads).
+
+    It is an arena actor itself (:class:`league.arena.MoveByMove`).
+    """
 
     player_id: str
     game: str
@@ -149,43 +170,29 @@ def play_game(opponent: Opponent | ScriptedOpponent, *, seat: int | None = None,
     human = choose_seat(read, console, len(seats)) if seat is None else seat
     human_agent = seats[human]
     console.print(f"You are {human_agent} (X); League's {opponent.player_id} is O.", markup=False)
-    totals = {"you": 0.0, "agent": 0.0}
-    if spec.turn_based:
-        render = RENDERERS.get(game)
-        env.reset(seed=seed)
-        for agent in env.agent_iter():
-            raw, reward, terminated, truncated, _ = env.last()
-            totals["you" if agent == human_agent else "agent"] += float(reward)
-            if terminated or truncated:
-                env.step(None)
-                continue
-            mask = np.asarray(raw["action_mask"], dtype=np.float32)
-            if agent == human_agent:
-                if render is not None:
-                    console.print(render(env, human), highlight=False)
-                action = _ask(game, mask, read, console)
-            else:
-                action = opponent.act(raw["observation"], mask)
-                console.print(f"League plays {action + 1}")
-            env.step(action)
-        if render is not None:
-            console.print(render(env, human), highlight=False)
-    else:
-        observations, _ = env.reset(seed=seed)
-        while env.agents:
-            actions = {}
-            for agent in env.agents:
-                mask = np.ones(int(env.action_space(agent).n), dtype=np.float32)
-                actions[agent] = (_ask(game, mask, read, console) if agent == human_agent
-                                  else opponent.act(observations[agent], mask))
-            other = next(a for a in actions if a != human_agent)
-            observations, rewards, _, _, _ = env.step(actions)
-            totals["you"] += float(rewards[human_agent])
-            totals["agent"] += float(rewards[other])
-            names = RPS_MOVES if game == "rps" else tuple(str(i + 1) for i in range(env.action_space(other).n))
-            console.print(f"you: {names[actions[human_agent]]}, League: {names[actions[other]]} "
-                          f"(score {totals['you']:+g} : {totals['agent']:+g})")
+    render = RENDERERS.get(game) if spec.turn_based else None
+    show = None if render is None else lambda: console.print(render(env, human), highlight=False)
+    person = HumanActor(game, read, console, show)
+    agent = OpponentActor(opponent) if isinstance(opponent, Opponent) else opponent
+    score = [0.0, 0.0]
+
+    def announce(actions: Mapping[str, int], rewards: Mapping[str, float]) -> None:
+        if spec.turn_based:
+            for name, action in actions.items():
+                if name != human_agent:
+                    console.print(f"League plays {action + 1}")
+            return
+        other = next(a for a in actions if a != human_agent)
+        score[0] += float(rewards[human_agent])
+        score[1] += float(rewards[other])
+        names = RPS_MOVES if game == "rps" else tuple(str(i + 1) for i in range(env.action_space(other).n))
+        console.print(f"you: {names[actions[human_agent]]}, League: {names[actions[other]]} "
+                      f"(score {score[0]:+g} : {score[1]:+g})")
+
+    result = play_game_in_arena(game, person, agent, a_seat=human, seed=seed, env=env, on_step=announce)
+    if show is not None:
+        show()
     env.close()
-    you, agent = totals["you"], totals["agent"]
-    console.print("You win!" if you > agent else "League wins." if agent > you else "Draw.")
-    return you, agent
+    you, theirs = result.a, result.b
+    console.print("You win!" if you > theirs else "League wins." if theirs > you else "Draw.")
+    return you, theirs

@@ -1,4 +1,4 @@
-"""Acting with an RLlib policy outside of RLlib's samplers (evaluation games)."""
+"""Acting with an RLlib policy outside of RLlib's samplers (the arena's games, :mod:`league.arena`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from league.rllib.weights import is_tf
 
 class PolicyActor:
     """Chooses moves for a batch of observations with an RLlib policy's model (torch or TF2).
+
+    A :class:`league.arena.Actor`: it takes League-encoded observations, as the arena hands them.
 
     Args:
         policy: A torch policy built on :class:`agents.models.ActionMaskModel`, or a

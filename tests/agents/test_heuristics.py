@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agents.heuristics import connect_four_heuristic, random_legal
-from league.evaluation import ScriptedActor, head_to_head
+from league.arena import ScriptedActor, head_to_head
 
 ALL_LEGAL = np.ones(7)
 

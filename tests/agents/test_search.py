@@ -13,7 +13,7 @@ from agents import search
 from agents.heuristics import ALPHABETA_DEPTHS, CHOOSERS, OPT_IN, connects_four, random_legal
 from agents.search import alphabeta_move, best_moves, root_scores
 from league.config import LeagueConfig, RosterConfig
-from league.evaluation import ScriptedActor, head_to_head, play_games
+from league.arena import ScriptedActor, head_to_head, play_games
 
 DEPTHS = list(ALPHABETA_DEPTHS)
 ENVS = {"connect_four": connect_four_v3.env, "tictactoe": tictactoe_v3.env}
