@@ -2,7 +2,7 @@
 
 Each chooser takes one agent's observation, its legal-action mask and an
 explicit ``np.random.Generator`` and returns an action index. The RLlib policy
-wrappers in :mod:`agents.scripted` and the evaluation loops call these.
+wrappers in :mod:`agents.scripted` and the arena (:mod:`league.arena`) call these.
 """
 
 from __future__ import annotations

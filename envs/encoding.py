@@ -1,6 +1,6 @@
 """Observation encoding shared by the RLlib wrappers and plain PettingZoo loops.
 
-Imports neither Ray nor torch, so exported opponents and evaluation loops can
+Imports neither Ray nor torch, so exported opponents and the arena (:mod:`league.arena`) can
 encode observations exactly as the training env did.
 """
 
