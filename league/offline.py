@@ -13,8 +13,9 @@ from typing import Iterator
 
 from league.config import STORED_RUN, LeagueConfig
 from league.errors import RunDirError
+from league.ledger import Ledger
+from league.ledger import open_ledger as open_ledger_at
 from league.ledger.embedded import EmbeddedRedis
-from league.ledger.redis_ledger import RedisLedger
 from league.redact import resolve_redis_url
 from league.retention import prunable
 from league.run_dir import RunInfo, RunLock, read_run_info
@@ -23,7 +24,7 @@ from league.types import PlayerId
 
 
 @contextlib.contextmanager
-def open_ledger(run_dir: Path, *, redis_url: str | None = None) -> Iterator[tuple[RunInfo, RedisLedger]]:
+def open_ledger(run_dir: Path, *, redis_url: str | None = None) -> Iterator[tuple[RunInfo, Ledger]]:
     """The run's info and its ledger (starting the embedded Redis if the run used one).
 
     Args:
@@ -36,7 +37,7 @@ def open_ledger(run_dir: Path, *, redis_url: str | None = None) -> Iterator[tupl
     url = resolve_redis_url(info.redis_url, redis_url)
     embedded = EmbeddedRedis(run_dir) if url is None else None
     try:
-        ledger = RedisLedger(url or embedded.url, info.run_id)  # type: ignore[union-attr]
+        ledger = open_ledger_at(url or embedded.url, info.run_id)  # type: ignore[union-attr]
         try:
             yield info, ledger
         finally:

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from league.ledger import open_ledger
 from league.ledger.embedded import EmbeddedRedis
-from league.ledger.redis_ledger import RedisLedger
 from league.types import MatchId, MatchRecord, PlayerId
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp))
         try:
-            ledger = RedisLedger(server.url, "bench")
+            ledger = open_ledger(server.url, "bench")
             single = _matches("single", args.matches)
             start = time.perf_counter()
             for record in single:

@@ -150,5 +150,9 @@ class Ledger(abc.ABC):
     def exploitability(self) -> list[tuple[int, dict[str, float]]]:
         """Every stored exploitability measure, oldest first."""
 
+    @abc.abstractmethod
+    def server(self) -> str:
+        """What serves the ledger, for status output (e.g. ``"redis 6.2.12"``)."""
+
     def close(self) -> None:
         """Release connections (no-op unless a backend holds some)."""

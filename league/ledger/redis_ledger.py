@@ -30,8 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, fields
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence, TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -39,10 +38,16 @@ from redis.retry import Retry
 
 from league.errors import LedgerAuthError, LedgerUnavailable
 from league.faults import kill_point
+from league.ledger import codec
 from league.ledger.base import PROGRESS_FIELDS, Ledger, PairCounts, check_progress_fields
-from league.ratings import Rating
+from league.ledger.codec import OUTCOME_FIELD, match_from_json, match_to_json
 from league.redact import PASSWORD_SOURCES, password_of, redact_text, redact_url
-from league.types import MatchId, MatchRecord, Outcome, PlayerId, PlayerRecord, Role, RunId, validate_id
+from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, RunId, validate_id
+
+if TYPE_CHECKING:
+    from league.ratings import Rating
+
+__all__ = ["RedisLedger", "connect", "match_from_json", "match_to_json"]  # the codec's, kept importable here
 
 # KEYS[1] match list, KEYS[2] pair set; ARGV[1] a JSON array of matches, each
 # [match key, record JSON, match id, ["a|b" pairs], [counter hash, field, counter hash, field, ...]].
@@ -102,41 +107,8 @@ _RETRYABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.NoScri
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
-_OUTCOME_FIELD = {Outcome.WIN: "win", Outcome.DRAW: "draw", Outcome.LOSS: "loss"}
-
-
 def _counts(raw: Mapping[bytes, bytes]) -> PairCounts:
-    get = lambda name: int(raw.get(name.encode(), 0))  # noqa: E731
-    return PairCounts(wins=get("win"), draws=get("draw"), losses=get("loss"))
-
-
-def match_to_json(match: MatchRecord, run_id: str) -> str:
-    """Serialise a match record with its run id (outcomes included, for readers of the raw key).
-
-    The fields are read shallowly (``asdict`` deep-copies each one: a tenth of a
-    millisecond per match, paid by every env runner for every match it records).
-
-    Example:
-        >>> from league.types import MatchRecord
-        >>> match_to_json(MatchRecord("m1", ("a", "b"), (1.0, -1.0), 9, 5.0, 0.5, 2, "a"), "run")[:60]
-        '{"duration_s": 0.5, "iteration": 2, "learner": "a", "length"'
-    """
-    data = {f.name: getattr(match, f.name) for f in fields(match)}
-    data["run_id"] = run_id
-    data["outcomes"] = [o.value for o in match.outcomes]
-    return json.dumps(data, sort_keys=True)
-
-
-def match_from_json(text: str | bytes) -> MatchRecord:
-    """Parse a match record written by :func:`match_to_json`."""
-    data = json.loads(text)
-    data.pop("outcomes", None)
-    data.pop("run_id", None)
-    data["seats"] = tuple(PlayerId(s) for s in data["seats"])
-    data["returns"] = tuple(float(r) for r in data["returns"])
-    data["match_id"] = MatchId(data["match_id"])
-    data["learner"] = None if data.get("learner") is None else PlayerId(data["learner"])
-    return MatchRecord(**data)
+    return codec.counts_from_fields(lambda name: int(raw.get(name.encode(), 0)))
 
 
 def connect(url: str, *, timeout_s: float = 5.0) -> redis.Redis:
@@ -244,7 +216,7 @@ class RedisLedger(Ledger):
         counters = []
         window = self._key("window", str(match.iteration))
         for i, player in enumerate(match.seats):
-            outcome = _OUTCOME_FIELD[match.outcomes[i]]
+            outcome = OUTCOME_FIELD[match.outcomes[i]]
             for j, opponent in enumerate(match.seats):
                 if i != j:
                     pair = f"{player}|{opponent}"
@@ -360,8 +332,7 @@ class RedisLedger(Ledger):
                 if player in wanted:
                     entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
                     entry[outcome] = entry.get(outcome, 0) + int(value)
-        return {pair: PairCounts(c.get("win", 0), c.get("draw", 0), c.get("loss", 0))
-                for pair, c in totals.items()}
+        return {pair: codec.counts_from_fields(lambda name: c.get(name, 0)) for pair, c in totals.items()}
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, in one transaction."""
@@ -369,7 +340,7 @@ class RedisLedger(Ledger):
             pipe = self._client.pipeline(transaction=True)
             pipe.delete(self._key("ratings"))
             if ratings:
-                pipe.hset(self._key("ratings"), mapping={p: json.dumps(asdict(r)) for p, r in ratings.items()})
+                pipe.hset(self._key("ratings"), mapping={p: codec.rating_to_json(r) for p, r in ratings.items()})
             pipe.set(self._key("ratings_cursor"), matches_rated)
             pipe.execute()
 
@@ -384,7 +355,7 @@ class RedisLedger(Ledger):
             return pipe.execute()
 
         raw, cursor = self._call("read ratings", read)
-        ratings = {PlayerId(k.decode()): Rating(**json.loads(v)) for k, v in raw.items()}
+        ratings = {PlayerId(k.decode()): codec.rating_from_json(v) for k, v in raw.items()}
         return ratings, int(cursor or 0)
 
     def games_played(self) -> dict[PlayerId, int]:
@@ -394,10 +365,9 @@ class RedisLedger(Ledger):
 
     def save_player(self, player: PlayerRecord) -> None:
         """Add or update a roster entry."""
-        data = {"player_id": player.player_id, "role": player.role.value,
-                "parent": player.parent, "created_iteration": player.created_iteration}
+        entry = codec.player_to_json(player)
         self._call("save a roster entry", lambda: self._save_player(
-            keys=[self._key("players"), self._key("roster")], args=[player.player_id, json.dumps(data)]))
+            keys=[self._key("players"), self._key("roster")], args=[player.player_id, entry]))
 
     def players(self) -> list[PlayerRecord]:
         """The roster, in the order players joined."""
@@ -406,12 +376,7 @@ class RedisLedger(Ledger):
             return order, self._client.hgetall(self._key("players"))
 
         order, raw = self._call("read the roster", read)
-        records = []
-        for player_id in order:
-            data = json.loads(raw[player_id.encode()])
-            records.append(PlayerRecord(PlayerId(data["player_id"]), Role(data["role"]),
-                                        data["parent"], int(data["created_iteration"])))
-        return records
+        return [codec.player_from_json(raw[player_id.encode()]) for player_id in order]
 
     def remove_player(self, player_id: PlayerId) -> None:
         """Take a player off the roster and drop its unusable mark (its matches, counters and ratings stay)."""
@@ -429,12 +394,12 @@ class RedisLedger(Ledger):
     def set_resident(self, player_ids: Sequence[PlayerId]) -> None:
         """Record the players that are RLlib policies now."""
         self._call("save the resident players",
-                   lambda: self._client.set(self._key("resident"), json.dumps(list(player_ids))))
+                   lambda: self._client.set(self._key("resident"), codec.resident_to_json(player_ids)))
 
     def resident(self) -> list[PlayerId]:
         """The players last recorded as RLlib policies."""
         raw = self._call("read the resident players", lambda: self._client.get(self._key("resident")))
-        return [PlayerId(p) for p in json.loads(raw)] if raw else []
+        return codec.resident_from_json(raw)
 
     def mark_unusable(self, player_id: PlayerId, reason: str) -> None:
         """Record that ``player_id`` failed verification."""
@@ -458,19 +423,14 @@ class RedisLedger(Ledger):
 
     def add_evaluation(self, iteration: int, opponent: str, counts: PairCounts) -> None:
         """Store one evaluation result (again for the same iteration and opponent: replaced)."""
-        data = {"iteration": iteration, "opponent": opponent, **asdict(counts)}
+        data = codec.evaluation_to_json(iteration, opponent, counts)
         self._call("save an evaluation", lambda: self._client.hset(
-            self._key("evaluations"), f"{iteration:09d}|{opponent}", json.dumps(data)))
+            self._key("evaluations"), codec.evaluation_key(iteration, opponent), data))
 
     def evaluations(self) -> list[tuple[int, str, PairCounts]]:
         """Every stored evaluation, oldest first."""
         raw = self._call("read evaluations", lambda: self._client.hgetall(self._key("evaluations")))
-        out = []
-        for _, item in sorted(raw.items()):
-            data = json.loads(item)
-            out.append((int(data["iteration"]), str(data["opponent"]),
-                        PairCounts(data["wins"], data["draws"], data["losses"])))
-        return out
+        return [codec.evaluation_from_json(item) for _, item in sorted(raw.items())]
 
     def drop_evaluations_after(self, iteration: int) -> None:
         """Forget evaluations and exploitability measures of iterations after ``iteration``.
@@ -479,7 +439,7 @@ class RedisLedger(Ledger):
         """
         def write() -> None:
             for key in (self._key("evaluations"), self._key("exploitability")):
-                names = [n for n in self._client.hkeys(key) if int(n.decode().split("|")[0]) > iteration]
+                names = [n for n in self._client.hkeys(key) if codec.iteration_of_key(n.decode()) > iteration]
                 if names:
                     self._client.hdel(key, *names)
 
@@ -487,18 +447,14 @@ class RedisLedger(Ledger):
 
     def add_exploitability(self, iteration: int, values: Mapping[str, float]) -> None:
         """Store one exploitability measure (again for the same iteration: replaced)."""
-        data = json.dumps({"iteration": iteration, "values": {k: float(v) for k, v in values.items()}})
+        data = codec.exploitability_to_json(iteration, values)
         self._call("save exploitability", lambda: self._client.hset(
-            self._key("exploitability"), f"{iteration:09d}", data))
+            self._key("exploitability"), codec.exploitability_key(iteration), data))
 
     def exploitability(self) -> list[tuple[int, dict[str, float]]]:
         """Every stored exploitability measure, oldest first."""
         raw = self._call("read exploitability", lambda: self._client.hgetall(self._key("exploitability")))
-        out = []
-        for _, item in sorted(raw.items()):
-            data = json.loads(item)
-            out.append((int(data["iteration"]), {str(k): float(v) for k, v in data["values"].items()}))
-        return out
+        return [codec.exploitability_from_json(item) for _, item in sorted(raw.items())]
 
     def server(self) -> str:
         """What serves the ledger, from Redis's ``INFO server``: e.g. ``"valkey 8.0.2"`` or ``"redis 6.2.12"``."""

@@ -106,12 +106,12 @@ class MatchRecorder(RLlibCallback):
         the runner tries again at most once every :data:`_RECONNECT_S` seconds.
         """
         from league.errors import LedgerUnavailable
-        from league.ledger.redis_ledger import RedisLedger
+        from league.ledger import open_ledger
 
         if time.monotonic() - self._connect_failed_at < _RECONNECT_S:
             return
         try:
-            self._ledger = RedisLedger(spec.url, spec.run_id, retry_timeout_s=spec.retry_timeout_s,
+            self._ledger = open_ledger(spec.url, spec.run_id, retry_timeout_s=spec.retry_timeout_s,
                                        write_batch=spec.write_batch)
         except LedgerUnavailable as e:
             self._ledger = None

@@ -1,21 +1,30 @@
 """The behaviour every :class:`~league.ledger.base.Ledger` backend must show.
 
-A backend's test module subclasses :class:`LedgerContract` and provides a
-``ledger`` fixture built on a real server.
+A backend's test module subclasses :class:`LedgerContract` and provides two
+fixtures on a real server: ``ledger`` (a fresh run's ledger) and ``ledger_url``
+(the URL :func:`~league.ledger.open_ledger` reaches that server by).
 """
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 
+from league.errors import InvalidIdError
+from league.ledger import open_ledger
 from league.ledger.base import PROGRESS_FIELDS, Ledger, PairCounts
 from league.ratings import Rating, compute_ratings
 from league.types import MatchId, MatchRecord, PlayerId, PlayerRecord, Role
 
 MAIN, SNAP = PlayerId("main"), PlayerId("main_v1")
+
+
+def fresh_run_id(prefix: str) -> str:
+    """A run id no other test uses (an external test server keeps its keys between sessions)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def match(match_id: str, seats=(MAIN, SNAP), returns=(1.0, -1.0), iteration: int = 1,
@@ -152,3 +161,91 @@ class LedgerContract:
         assert ledger.resident() == [MAIN]
         ledger.mark_unusable(SNAP, "checksum mismatch")
         assert ledger.unusable() == {SNAP: "checksum mismatch"}
+
+    def test_a_removed_player_loses_its_unusable_mark_and_rejoins_at_the_end(self, ledger: Ledger):
+        other = PlayerId("random")
+        for player in (PlayerRecord(MAIN, Role.MAIN), PlayerRecord(SNAP, Role.SNAPSHOT, MAIN, 1),
+                       PlayerRecord(other, Role.SCRIPTED)):
+            ledger.save_player(player)
+        ledger.mark_unusable(SNAP, "checksum mismatch")
+        ledger.remove_player(SNAP)
+        assert ledger.unusable() == {}
+        ledger.save_player(PlayerRecord(SNAP, Role.SNAPSHOT, MAIN, 4))
+        assert ledger.players() == [PlayerRecord(MAIN, Role.MAIN), PlayerRecord(other, Role.SCRIPTED),
+                                    PlayerRecord(SNAP, Role.SNAPSHOT, MAIN, 4)]
+
+    def test_unsafe_player_ids_are_refused(self, ledger: Ledger):
+        with pytest.raises(InvalidIdError, match=re.escape("invalid player id '../x'")):
+            ledger.remove_player(PlayerId("../x"))
+        with pytest.raises(InvalidIdError, match=re.escape("invalid player id '../x'")):
+            ledger.mark_unusable(PlayerId("../x"), "bad")
+
+    def test_saved_ratings_replace_the_previous_ones(self, ledger: Ledger):
+        ledger.save_ratings({MAIN: Rating(1210.0, 26.0, 8.0, 2), SNAP: Rating(1190.0, 24.0, 8.0, 2)}, 2)
+        ledger.save_ratings({MAIN: Rating(1220.5, 27.0, 7.5, 3)}, 3)
+        assert ledger.ratings() == ({MAIN: Rating(1220.5, 27.0, 7.5, 3)}, 3)
+        ledger.save_ratings({}, 0)
+        assert ledger.ratings() == ({}, 0)
+
+    def test_truncating_to_zero_empties_every_counter(self, ledger: Ledger):
+        ledger.record([match("a", iteration=1), match("b", (SNAP, MAIN), (0.0, 0.0), iteration=2),
+                       match("c", (MAIN, MAIN), (1.0, -1.0), iteration=2)])
+        assert ledger.truncate(-1) == 3
+        assert ledger.match_count() == 0 and list(ledger.iter_matches()) == []
+        assert ledger.payoff_counts() == {} and ledger.games_played() == {}
+        assert ledger.window_counts([MAIN, SNAP], 0, 9) == {}
+        assert ledger.pair_counts(MAIN, MAIN) == PairCounts()
+
+    def test_an_empty_resident_list_is_recorded(self, ledger: Ledger):
+        ledger.set_resident([MAIN])
+        ledger.set_resident([])
+        assert ledger.resident() == []
+
+    def test_the_server_is_named(self, ledger: Ledger):
+        assert isinstance(ledger.server(), str) and ledger.server()
+
+    def test_open_ledger_of_the_same_url_and_run_sees_the_same_data(self, ledger_url: str):
+        run_id = fresh_run_id("run-shared")
+        first = open_ledger(ledger_url, run_id)
+        first.record([match("m-1"), match("m-2", iteration=2)])
+        first.save_player(PlayerRecord(MAIN, Role.MAIN))
+        first.set_progress(iteration=2)
+        first.close()
+        again = open_ledger(ledger_url, run_id)
+        try:
+            assert [m.match_id for m in again.iter_matches()] == ["m-1", "m-2"]
+            assert again.record([match("m-2", iteration=2)]) == 0
+            assert again.pair_counts(MAIN, SNAP) == PairCounts(wins=2)
+            assert again.players() == [PlayerRecord(MAIN, Role.MAIN)]
+            assert again.progress()["iteration"] == 2
+        finally:
+            again.close()
+
+    def test_runs_of_one_url_are_isolated(self, ledger_url: str):
+        a, b = open_ledger(ledger_url, fresh_run_id("run-a")), open_ledger(ledger_url, fresh_run_id("run-b"))
+        try:
+            a.record([match("same-id")])
+            a.save_player(PlayerRecord(MAIN, Role.MAIN))
+            a.add_evaluation(1, "random", PairCounts(wins=1))
+            assert b.match_count() == 0 and b.players() == [] and b.evaluations() == []
+            assert b.record([match("same-id")]) == 1
+            assert a.pair_counts(MAIN, SNAP) == b.pair_counts(MAIN, SNAP) == PairCounts(wins=1)
+        finally:
+            a.close()
+            b.close()
+
+    def test_a_record_larger_than_a_write_batch_counts_each_new_match_once(self, ledger_url: str):
+        ledger = open_ledger(ledger_url, fresh_run_id("run-batches"), write_batch=2)
+        try:
+            ledger.record([match("m-1")])
+            records = [match(f"m-{i}") for i in range(5)] + [match("m-3")]
+            assert ledger.record(records) == 4
+            assert ledger.match_count() == 5
+            assert ledger.pair_counts(MAIN, SNAP) == PairCounts(wins=5)
+            assert [m.match_id for m in ledger.iter_matches()] == ["m-1", "m-0", "m-2", "m-3", "m-4"]
+        finally:
+            ledger.close()
+
+    def test_a_run_id_that_would_escape_a_namespace_is_refused(self, ledger_url: str):
+        with pytest.raises(InvalidIdError, match=re.escape("invalid run id '../etc'")):
+            open_ledger(ledger_url, "../etc")

@@ -22,6 +22,11 @@ def ledger(redis_url):
     ledger.close()
 
 
+@pytest.fixture
+def ledger_url(redis_url):
+    return redis_url
+
+
 class TestRedisLedger(LedgerContract):
     """The ledger contract on Redis."""
 
