@@ -6,7 +6,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.syntax import Syntax
 
 from league.cli.errors import reports_errors
 
@@ -42,6 +41,8 @@ def list_envs(
 def _show(console: Console, name: str) -> None:
     """One game's description and its recipe's TOML (or a line saying League's defaults apply)."""
     import envs
+    from rich.syntax import Syntax  # here: pygments, which every other command would import too
+
     from league.recipes import recipe_for
 
     spec = envs.get_spec(name)  # an unknown game: UnknownGameError, one line and exit 2

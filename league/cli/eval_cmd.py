@@ -13,7 +13,6 @@ from rich.table import Table
 
 from league.cli.errors import reports_errors
 from league.errors import UsageError
-from league.exploitability import MIXTURE
 
 
 @reports_errors
@@ -66,6 +65,7 @@ def evaluate(
 
 
 def _print_exploitability(path: Path, as_json: bool) -> None:
+    from league.exploitability import MIXTURE  # here: every other command imports this module too
     from league.measure import measure_path
 
     with Progress(transient=True) as progress:
