@@ -78,8 +78,9 @@ class FsspecSnapshotStore(SnapshotStore):
         chunk_bytes: Bytes per write call (each one an S3 multipart part when larger objects are written).
 
     Example:
-        >>> store = FsspecSnapshotStore("/tmp/league-doc/snapshots")  # doctest: +SKIP
-        >>> store.ids()  # doctest: +SKIP
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     FsspecSnapshotStore(f"{root}/snapshots").ids()
         []
     """
 
