@@ -153,3 +153,14 @@ def resolve_redis_url(stored: str | None, given: str | None = None,
             return with_password(stored, password)
         return without_password(stored) if is_redacted(stored) else stored
     return stored
+
+
+def is_node_local_url(url: str) -> bool:
+    """Whether a Redis URL reaches only this machine (a unix socket, localhost or a loopback address)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        return True
+    host = (parsed.hostname or "").lower()
+    return host in ("localhost", "") or host.startswith("127.") or host == "::1"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
@@ -46,6 +45,7 @@ from league.rllib.weights import (
     named_weights,
     set_named_weights,
 )
+from league.trainer import TrainOutcome
 from league.types import PlayerId
 
 
@@ -206,20 +206,6 @@ def build_algorithm(
     algo = algo_config.build_algo()
     _count_learner_batches(algo)
     return algo
-
-
-@dataclass(frozen=True)
-class TrainOutcome:
-    """What one :func:`train` did.
-
-    Attributes:
-        env_steps: Env steps sampled.
-        learner_stats: Each trained policy's learner statistics after its last
-            update (League's names, see :func:`learner_stats`).
-    """
-
-    env_steps: int
-    learner_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def train(algo: Algorithm) -> TrainOutcome:

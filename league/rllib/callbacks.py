@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
@@ -24,56 +23,13 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 from league.faults import kill_point
 from league.payoff import learner_tallies
 from league.rllib.mapping import is_mirror, player_of
+from league.trainer import LedgerSpec, RunnerOutput  # noqa: F401 - re-exported
 from league.types import MatchId, MatchRecord, PlayerId
 
 _START_KEY = "league_start_time"
 #: Seconds an env runner waits before trying an unreachable ledger again.
 _RECONNECT_S = 300.0
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LedgerSpec:
-    """How an env runner reaches the run's ledger (plain data: it travels to runner processes)."""
-
-    url: str = field(repr=False)  # may hold the Redis password: kept out of logs and error messages
-    run_id: str
-    retry_timeout_s: float
-    write_batch: int
-
-
-@dataclass
-class RunnerOutput:
-    """What one env runner hands over after sampling.
-
-    Attributes:
-        matches: Records of finished episodes the runner did not write to the ledger itself.
-        written: Records the runner wrote to the ledger (new ones) since the last drain.
-        tallies: Each learner's points and seats in the matches that finished (see
-            :func:`~league.payoff.learner_tallies`).
-        agent_steps: Agent steps sampled per policy id (mirrors under their own id).
-        env_restarts: Sub-environments that raised and were restarted (their episodes dropped).
-        ledger_retries: Ledger calls the runner retried while Redis was unreachable.
-    """
-
-    matches: list[MatchRecord] = field(default_factory=list)
-    written: int = 0
-    tallies: dict[PlayerId, tuple[float, int]] = field(default_factory=dict)
-    agent_steps: dict[str, int] = field(default_factory=dict)
-    env_restarts: int = 0
-    ledger_retries: int = 0
-
-    def add(self, other: RunnerOutput) -> None:
-        """Fold another runner's output into this one."""
-        self.matches.extend(other.matches)
-        self.written += other.written
-        for player, (points, seats) in other.tallies.items():
-            before = self.tallies.get(player, (0.0, 0))
-            self.tallies[player] = (before[0] + points, before[1] + seats)
-        for pid, steps in other.agent_steps.items():
-            self.agent_steps[pid] = self.agent_steps.get(pid, 0) + steps
-        self.env_restarts += other.env_restarts
-        self.ledger_retries += other.ledger_retries
 
 
 def _iteration(worker: Any) -> int:

@@ -7,6 +7,7 @@ import os
 import ray
 
 from league.errors import LeagueError
+from league.redact import is_node_local_url  # noqa: F401 - re-exported
 
 
 def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
@@ -97,14 +98,3 @@ def _forget_previous_job() -> None:
     from ray.tune.registry import _global_registry
 
     _global_registry._prefix = None
-
-
-def is_node_local_url(url: str) -> bool:
-    """Whether a Redis URL reaches only this machine (a unix socket, localhost or a loopback address)."""
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    if parsed.scheme == "unix":
-        return True
-    host = (parsed.hostname or "").lower()
-    return host in ("localhost", "") or host.startswith("127.") or host == "::1"

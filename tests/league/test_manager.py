@@ -215,8 +215,10 @@ def test_main_is_evaluated_against_each_reference_and_status_and_report_show_the
         assert f"score_vs_alphabeta-1={score:.3f}" in report_line(reports[-1])
     events = EventAccumulator(str(config.run_dir / "tensorboard"))
     events.Reload()
-    assert [(e.step, e.value) for e in events.Scalars("evaluation/score_vs_alphabeta-1")] == pytest.approx(
-        [(r.iteration, r.reference_scores["alphabeta-1"]) for r in reports])
+    scalars = events.Scalars("evaluation/score_vs_alphabeta-1")
+    # pytest.approx does not reach into tuples: steps exactly, values to TensorBoard's float32.
+    assert [e.step for e in scalars] == [r.iteration for r in reports]
+    assert [e.value for e in scalars] == pytest.approx([r.reference_scores["alphabeta-1"] for r in reports], rel=1e-6)
     assert "evaluation/score_vs_random" in events.Tags()["scalars"]
 
     status = read_status(config.run_dir)
