@@ -37,14 +37,14 @@ from league.budget import StopReason, TimeBudget, stop_reason
 from league.checkpoint import CommittedIteration
 from league.committing import commit, write_progress
 from league.config import LeagueConfig
-from league.errors import ConfigError, LeagueError, RunDirError, UsageError
+from league.errors import ConfigError, LeagueError, UsageError
 from league.evaluating import Evaluator
 from league.exploitability import LeagueMeasure
 from league.faults import set_iteration
 from league.freezing import Freezer
 from league.iteration import MAIN, IterationReport  # re-exported: `from league.manager import MAIN` still works
 from league.matchmaking import LeagueView, MatchPlan, load_matchmaker, make_plan
-from league.opening import OpenRun, check_cluster_services, close_all, open_run, open_standing, resumed_config
+from league.opening import OpenRun, check_cluster_services, open_run, open_standing, release_all, resumed_config
 from league.opponents import add_exported_opponent
 from league.planning import league_view
 from league.payoff import Payoff
@@ -338,7 +338,6 @@ class LeagueManager:
     resumes = property(lambda self: self.standing.counters.resumes, doc="Times the run was resumed.")
     env_restarts = property(lambda self: self.standing.counters.env_restarts, doc="Sub-env restarts.")
     wall_seconds = property(lambda self: self.standing.counters.wall_seconds, doc="Seconds in iterations.")
-    _unusable = property(lambda self: self.standing.unusable)
 
     @property
     def env_runner_restarts(self) -> int:
@@ -466,7 +465,6 @@ class LeagueManager:
 
     def _release(self) -> None:
         """Stop everything this manager started; each step runs even if an earlier one raised."""
-        error: BaseException | None = None
         standing = getattr(self, "standing", None)
         if (self.trainer is not None and standing is not None and not self._mid_iteration
                 and standing.last_checkpoint < standing.iteration):
@@ -474,23 +472,10 @@ class LeagueManager:
                 self.checkpoint()
             except Exception as e:  # noqa: BLE001 - the run still stops; the previous checkpoint stands
                 _log.warning("could not write the checkpoint at exit: %s", e)
-        trainer, tensorboard = self.trainer, self._tensorboard
-        self.trainer, self._tensorboard = None, None
-        for release in (trainer.stop if trainer is not None else None,
-                        tensorboard.close if tensorboard is not None else None):
-            if release is None:
-                continue
-            try:
-                release()
-            except Exception as e:  # noqa: BLE001 - go on releasing; re-raised below
-                error = error or e
-        try:
-            close_all(self.ledger, self._embedded, self._opened.lock)
-        except Exception as e:  # noqa: BLE001
-            error = error or e
-        self._embedded = None
-        if error is not None:
-            raise error
+        trainer, tensorboard, embedded = self.trainer, self._tensorboard, self._embedded
+        self.trainer, self._tensorboard, self._embedded = None, None, None
+        release_all(trainer.stop if trainer else None, tensorboard.close if tensorboard else None,
+                    self.ledger.close, embedded.stop if embedded else None, self._opened.lock.release)
 
     def close(self) -> None:
         """Stop the trainer (Ray), the embedded Redis and everything else this manager started."""
@@ -505,5 +490,3 @@ class LeagueManager:
 
 #: The Python API's name for a league run (``from league import League``).
 League = LeagueManager
-
-__all__ = ["MAIN", "League", "LeagueManager", "RunDirError", "TrainerFactory"]

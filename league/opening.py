@@ -12,6 +12,7 @@ part-way.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,14 +71,13 @@ class OpenRun:
 
     def close(self) -> None:
         """Close the ledger, stop the embedded Redis, release the lock (each even if one before raised)."""
-        close_all(self.ledger, self.embedded, self.lock)
+        release_all(self.ledger.close, self.embedded.stop if self.embedded else None, self.lock.release)
 
 
-def close_all(ledger: Ledger | None, embedded: EmbeddedRedis | None, lock: RunLock) -> None:
-    """Release what a run opened; the first error is raised once everything was tried."""
+def release_all(*steps: Callable[[], object] | None) -> None:
+    """Run every release step (None: nothing to release); the first error is raised once all were tried."""
     error: BaseException | None = None
-    for release in (ledger.close if ledger is not None else None,
-                    embedded.stop if embedded is not None else None, lock.release):
+    for release in steps:
         if release is None:
             continue
         try:
@@ -146,7 +146,7 @@ def open_run(config: LeagueConfig, *, overwrite: bool, resume: bool) -> OpenRun:
                        players_store=players_store(run_dir), checkpoint=checkpoint, seat_agents=seat_agents,
                        observation_space=observation_space, action_space=action_space, embedded=embedded, lock=lock)
     except BaseException:
-        close_all(ledger, embedded, lock)
+        release_all(ledger.close if ledger else None, embedded.stop if embedded else None, lock.release)
         raise
 
 

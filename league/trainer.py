@@ -42,7 +42,7 @@ class TrainOutcome:
     Attributes:
         env_steps: Env steps sampled.
         learner_stats: Each trained policy's learner statistics after its last
-            update (League's names, see :func:`league.rllib.algorithm.learner_stats`).
+            update (League's names, see :func:`league.rllib.learner_stats.learner_stats`).
     """
 
     env_steps: int
