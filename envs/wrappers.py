@@ -10,7 +10,8 @@ true outcome. Simultaneous-move (parallel) games observe every agent each step.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 

@@ -21,8 +21,9 @@ In both, game ``k`` resets the env with seed ``seed + k`` and A sits in seat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

@@ -34,8 +34,8 @@ import abc
 import functools
 import importlib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
 
 import numpy as np
 
@@ -45,7 +45,7 @@ from league.types import PairCounts, PfspWeighting, PlayerId, Role
 
 #: What a matchmaker returns for a learner: weights over opponents (one player
 #: fills every other seat) or over whole line-ups (one player per other seat).
-OpponentWeights = Mapping[Union[PlayerId, tuple[PlayerId, ...]], float]
+OpponentWeights = Mapping[PlayerId | tuple[PlayerId, ...], float]
 
 
 def win_rate(counts: PairCounts, prior_games: float) -> float:
@@ -481,7 +481,7 @@ def load_matchmaker(path: str | None, config: object) -> Matchmaker:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"matchmaking.matchmaker: cannot import module {module_name!r} ({e})") from e
-    except Exception as e:  # noqa: BLE001 - the user's module raised while importing: one line, not a traceback
+    except Exception as e:  # the user's module raised while importing: one line, not a traceback
         raise ConfigError(f"matchmaking.matchmaker: importing {module_name!r} raised "
                           f"{type(e).__name__}: {e}") from e
     cls = getattr(module, class_name, None)

@@ -9,8 +9,9 @@ built-in scripted player (``random``, ``heuristic``, ``alphabeta-1`` ... ``alpha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from rich.console import Console

@@ -20,8 +20,8 @@ rest wait in the snapshot store. Before an iteration is sampled:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Collection, Iterable, Sequence
 
 import numpy as np
 

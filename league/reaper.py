@@ -83,7 +83,7 @@ _REAPER_OWNER: int | None = None
 def reaper() -> Reaper:
     """This process's reaper, started on first use (a forked child gets its own)."""
     global _REAPER, _REAPER_OWNER
-    if _REAPER is None or _REAPER_OWNER != os.getpid():
+    if _REAPER is None or os.getpid() != _REAPER_OWNER:
         _REAPER = Reaper()
         _REAPER_OWNER = os.getpid()
     return _REAPER

@@ -19,7 +19,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Mapping, overload
+from collections.abc import Mapping
+from typing import overload
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from league.errors import UsageError

@@ -24,9 +24,10 @@ from __future__ import annotations
 import html
 import io
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from league.offline import open_ledger, run_config
 from league.ratings import Rating, rating_history

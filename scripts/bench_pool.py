@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from jsonl import emit  # noqa: E402
+from jsonl import emit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,24 +110,23 @@ def memory_one(snapshots: int, max_resident: int, iterations: int) -> dict[str, 
     """In this process: a league with ``snapshots`` snapshots, trained ``iterations`` iterations."""
     from league.manager import MAIN, LeagueManager
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with LeagueManager(_config(Path(tmp) / "run", max_resident=max_resident,
-                                   iterations=iterations)) as league:
-            league.step()
-            start = time.perf_counter()
-            for _ in range(snapshots):
-                league.snapshot(MAIN)
-            freeze_s = time.perf_counter() - start
-            restored = 0
-            for _ in range(iterations):
-                report = league.step()
-                restored += len(report.restored)
-                assert len(report.resident) <= max_resident
-            runner_pids = league.algorithm.env_runner_group.foreach_env_runner(
-                lambda runner: os.getpid(), local_env_runner=False)
-            driver = _vm_hwm_kib(os.getpid())
-            runners = sum(_vm_hwm_kib(pid) for pid in runner_pids)
-            played = len({p for m in league.ledger.iter_matches() for p in m.seats} - {MAIN})
+    with (tempfile.TemporaryDirectory() as tmp,
+          LeagueManager(_config(Path(tmp) / "run", max_resident=max_resident, iterations=iterations)) as league):
+        league.step()
+        start = time.perf_counter()
+        for _ in range(snapshots):
+            league.snapshot(MAIN)
+        freeze_s = time.perf_counter() - start
+        restored = 0
+        for _ in range(iterations):
+            report = league.step()
+            restored += len(report.restored)
+            assert len(report.resident) <= max_resident
+        runner_pids = league.algorithm.env_runner_group.foreach_env_runner(
+            lambda runner: os.getpid(), local_env_runner=False)
+        driver = _vm_hwm_kib(os.getpid())
+        runners = sum(_vm_hwm_kib(pid) for pid in runner_pids)
+        played = len({p for m in league.ledger.iter_matches() for p in m.seats} - {MAIN})
     return {"benchmark": "pool_memory", "snapshots": snapshots, "max_resident": max_resident,
             "iterations": iterations, "restored": restored, "opponents_played": played,
             "freeze_s": round(freeze_s, 2), "driver_peak_rss_mib": round(driver / 1024, 1),

@@ -446,7 +446,7 @@ def _is_pickle(data: bytes) -> bool:
 
     try:
         ops = [op.name for op, _, _ in pickletools.genops(data)]
-    except Exception:
+    except Exception:  # noqa: BLE001 - genops raises ValueError, struct.error, ... on bytes that are no pickle
         return False
     return bool(ops) and ops[-1] == "STOP"
 

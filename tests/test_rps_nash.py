@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import rps_nash  # noqa: E402
+import rps_nash
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

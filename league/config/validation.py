@@ -13,7 +13,8 @@ with the one-line message pydantic reports for the field.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationInfo
 
@@ -112,7 +113,7 @@ def check_conv_board(game: str, env_config: Mapping[str, Any]) -> None:
 
     try:
         env = envs.make(game, **env_config)
-    except Exception as e:  # each game's constructor raises its own errors for a bad env_config
+    except Exception as e:  # noqa: BLE001 - each game's constructor raises its own errors for a bad env_config
         raise ValueError(f"training.model: 'conv' needs {game!r}'s observation shape, but the game does "
                          f"not build with env_config {env_config!r} ({type(e).__name__}: {e})") from None
     shape = tuple(env.observation_space["observation"].shape)

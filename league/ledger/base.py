@@ -8,7 +8,8 @@ run's progress. Payoff, ratings and matchmaking weights are derived from it.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from league.types import MatchId, MatchRecord, PairCounts, PlayerId, PlayerRecord
 

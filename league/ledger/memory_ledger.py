@@ -17,8 +17,9 @@ tables makes every call atomic across threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from league.faults import kill_point
 from league.ledger import codec

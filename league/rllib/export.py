@@ -29,8 +29,9 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

@@ -50,7 +50,8 @@ import random
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -120,8 +121,8 @@ class _EpisodeHandle:
 class _Episode:
     """One sub-environment's episode in flight."""
 
-    __slots__ = ("handle", "seats", "agent_index", "trajectories", "current", "to_act", "returns", "length",
-                 "started")
+    __slots__ = ("agent_index", "current", "handle", "length", "returns", "seats", "started", "to_act",
+                 "trajectories")
 
     def __init__(self, episode_id: int) -> None:
         self.handle = _EpisodeHandle(episode_id)
@@ -237,7 +238,7 @@ class LockstepSampler:
                 episode = episodes[index]
                 try:
                     obs, rewards, terminateds, truncateds, _ = envs[index].step(actions[index])
-                except Exception as e:  # noqa: BLE001 - a game's own error: rebuild, as RLlib would
+                except Exception as e:  # a game's own error: rebuild, as RLlib would
                     if not restart:
                         raise
                     steps += 1
@@ -281,7 +282,7 @@ class LockstepSampler:
         """Reset sub-env ``index`` and seat its first agents; a reset that raises rebuilds the env once."""
         try:
             obs, _ = envs[index].reset()
-        except Exception as e:  # noqa: BLE001 - a game's own error
+        except Exception as e:  # a game's own error
             if not restart:
                 raise
             self._env_failed(envs, index, e)

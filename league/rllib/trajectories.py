@@ -13,10 +13,12 @@ of Python, more than a whole Kuhn poker match (``docs/benchmarks.md``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from ray.rllib.policy.sample_batch import SampleBatch, concat_samples
+
 
 def sampler_columns(*, obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                     terminateds: np.ndarray, truncateds: np.ndarray, eps_id: np.ndarray, unroll_id: np.ndarray,

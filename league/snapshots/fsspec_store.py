@@ -26,7 +26,8 @@ import json
 import os
 import tempfile
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import fsspec
 import numpy as np
@@ -149,10 +150,9 @@ class FsspecSnapshotStore(SnapshotStore):
                     os.remove(tmp)
                 raise
             return
-        with self._fs.transaction:
-            with self._fs.open(path, "wb", block_size=self._chunk_bytes) as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
+        with self._fs.transaction, self._fs.open(path, "wb", block_size=self._chunk_bytes) as handle:
+            for chunk in chunks:
+                handle.write(chunk)
 
     def put(self, info: SnapshotInfo, weights: Mapping[str, np.ndarray], *,
             progress: Progress | None = None, replace: bool = False) -> SnapshotManifest:

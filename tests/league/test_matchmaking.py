@@ -11,8 +11,19 @@ import pytest
 from league.config import load_config
 from league.errors import ConfigError, LeagueError
 from league.ledger.base import PairCounts
-from league.matchmaking import (AlphaStarMatchmaker, LeagueView, LearnerPlan, Matchmaker, MatchPlan,
-                                NashMatchmaker, PlayerView, load_matchmaker, make_plan, pfsp_weights, win_rate)
+from league.matchmaking import (
+    AlphaStarMatchmaker,
+    LeagueView,
+    LearnerPlan,
+    Matchmaker,
+    MatchPlan,
+    NashMatchmaker,
+    PlayerView,
+    load_matchmaker,
+    make_plan,
+    pfsp_weights,
+    win_rate,
+)
 from league.rllib.mapping import MatchMapping, mirror_id
 from league.types import PfspWeighting, PlayerId, Role
 

@@ -184,11 +184,10 @@ def test_a_deleted_snapshot_folder_is_reported_and_marked_unusable_not_dropped(t
     assert {"main_v1", "main_v2"} <= {p.player_id for p in manager.players}
     shutil.rmtree(config.run_dir / "snapshots" / "main_v1")  # behind League's back
 
-    with caplog.at_level("WARNING", logger="league.manager"):
-        with LeagueManager.resume(config.run_dir) as resumed:
-            assert "main_v1" in {p.player_id for p in resumed.players}  # still on the roster...
-            assert "main_v1" not in resumed.frozen  # ...but never played
-            assert "main_v2" in resumed.frozen
+    with caplog.at_level("WARNING", logger="league.manager"), LeagueManager.resume(config.run_dir) as resumed:
+        assert "main_v1" in {p.player_id for p in resumed.players}  # still on the roster...
+        assert "main_v1" not in resumed.frozen  # ...but never played
+        assert "main_v2" in resumed.frozen
     assert any("'main_v1' is missing from the snapshot store" in r.getMessage() for r in caplog.records)
     result = CliRunner().invoke(app, ["status", "--run-dir", str(config.run_dir), "--json"])
     assert result.exit_code == 0, result.output
