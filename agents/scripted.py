@@ -107,5 +107,5 @@ AlphaBeta1Policy, AlphaBeta2Policy, AlphaBeta3Policy, AlphaBeta4Policy, AlphaBet
 SCRIPTED_POLICIES: dict[str, type[ScriptedPolicy]] = {
     "random": RandomPolicy,
     "heuristic": ConnectFourHeuristicPolicy,
-    **{alphabeta_id(depth): cls for depth, cls in zip(ALPHABETA_DEPTHS, _ALPHABETA_POLICIES)},
+    **{alphabeta_id(depth): cls for depth, cls in zip(ALPHABETA_DEPTHS, _ALPHABETA_POLICIES, strict=True)},
 }

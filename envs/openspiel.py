@@ -197,5 +197,5 @@ class OpenSpielEnv(AECEnv):
 
     def _resolve_chance(self) -> None:
         while self.state.is_chance_node():
-            outcomes, probs = zip(*self.state.chance_outcomes())
+            outcomes, probs = zip(*self.state.chance_outcomes(), strict=True)
             self.state.apply_action(int(self._rng.choice(outcomes, p=np.asarray(probs, dtype=np.float64))))

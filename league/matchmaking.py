@@ -257,7 +257,7 @@ class AlphaStarMatchmaker(Matchmaker):
         if not candidates:
             return {}
         rates = [league.win_rate(learner.player_id, c) for c in candidates]
-        return dict(zip(candidates, pfsp_weights(rates, weighting, exponent).tolist()))
+        return dict(zip(candidates, pfsp_weights(rates, weighting, exponent).tolist(), strict=True))
 
     def opponents(self, learner: PlayerView, league: LeagueView) -> OpponentWeights:
         """Opponents by ``learner``'s role (see the module docstring)."""
@@ -342,7 +342,7 @@ class LearnerPlan:
     def opponents(self) -> dict[PlayerId, float]:
         """Probability that each player appears in a match (summed over line-ups)."""
         out: dict[PlayerId, float] = {}
-        for lineup, p in zip(self.lineups, self.probabilities):
+        for lineup, p in zip(self.lineups, self.probabilities, strict=True):
             for player in dict.fromkeys(lineup):
                 out[player] = out.get(player, 0.0) + p
         return out

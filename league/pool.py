@@ -32,7 +32,7 @@ from league.types import PlayerId
 def appearance_mass(plan: MatchPlan, frozen: Collection[PlayerId]) -> dict[PlayerId, float]:
     """Probability that a match of this iteration includes each frozen player (over all learners)."""
     mass: dict[PlayerId, float] = {}
-    for share, learner in zip(plan.shares, plan.learners):
+    for share, learner in zip(plan.shares, plan.learners, strict=True):
         for player, p in learner.opponents.items():
             if player in frozen:
                 mass[player] = mass.get(player, 0.0) + share * p
@@ -100,8 +100,8 @@ def restrict_plan(plan: MatchPlan, frozen: Collection[PlayerId], resident: Colle
     """
     frozen, resident = set(frozen), set(resident)
     learners, shares = [], []
-    for share, learner in zip(plan.shares, plan.learners):
-        kept = [(lineup, p) for lineup, p in zip(learner.lineups, learner.probabilities)
+    for share, learner in zip(plan.shares, plan.learners, strict=True):
+        kept = [(lineup, p) for lineup, p in zip(learner.lineups, learner.probabilities, strict=True)
                 if _loaded(lineup, frozen, resident)]
         total = sum(p for _, p in kept)
         if not kept or total <= 0:

@@ -246,7 +246,7 @@ class RatingBook:
                     self._elo[b] -= delta
         teams = [[self._skill[p]] for p in seats]
         rated = self._model.rate(teams, ranks=[-r for r in match.returns])
-        for player, team in zip(seats, rated):
+        for player, team in zip(seats, rated, strict=True):
             self._skill[player] = team[0]
             self._games[player] += 1
         return True

@@ -143,8 +143,8 @@ def reference_chart(data: ReportData) -> str:
         if counts.score is not None:
             series.setdefault(opponent, []).append((iteration, counts.score))
     for opponent, points in series.items():
-        line, = axes.plot(*zip(*points), label=opponent, linewidth=1.6, marker="o" if len(points) < 30 else None,
-                          markersize=3)
+        line, = axes.plot(*zip(*points, strict=True), label=opponent, linewidth=1.6,
+                          marker="o" if len(points) < 30 else None, markersize=3)
         line.set_gid(f"reference-{opponent}")
     axes.set_xlabel("iteration")
     axes.set_ylabel("main's score")
@@ -233,7 +233,7 @@ def exploitability_chart(data: ReportData) -> str:
     keys = sorted({key for _, values in data.exploitability for key in values}, key=lambda k: (k == "mixture", k))
     for key in keys:
         points = [(it, values[key]) for it, values in data.exploitability if key in values]
-        axes.plot(*zip(*points), label="Nash mixture of the snapshots" if key == "mixture" else key,
+        axes.plot(*zip(*points, strict=True), label="Nash mixture of the snapshots" if key == "mixture" else key,
                   linewidth=2.0 if key == "mixture" else 1.0)
     axes.set_xlabel("iteration")
     axes.set_ylabel("exploitability")

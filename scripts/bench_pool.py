@@ -67,32 +67,32 @@ def bench_restore(restores: int) -> dict[str, Any]:
     from league.manager import MAIN, LeagueManager
     from league.rllib.algorithm import remove_frozen
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with LeagueManager(_config(Path(tmp) / "run", max_resident=4, iterations=1)) as league:
-            league.step()
-            snapshot = league.snapshot(MAIN).player_id
-            algo = league.algorithm
-            ours, read_verify = [], []
-            for _ in range(restores):
-                start = time.perf_counter()
-                league.store.load(snapshot)
-                read_verify.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                league._restore(snapshot)
-                ours.append(time.perf_counter() - start)
-                remove_frozen(algo, [snapshot], league.trainable)
-            # RLlib's own add_policy of the same policy, from the live policy's state in memory.
-            policy = algo.get_policy(MAIN)
-            state = policy.get_state()
-            rllib = []
-            for i in range(restores):
-                start = time.perf_counter()
-                algo.add_policy(policy_id=f"copy_{i}", policy_cls=type(policy), policy_state=state,
-                                observation_space=league.observation_space, action_space=policy.action_space,
-                                policies_to_train=league.trainable)
-                rllib.append(time.perf_counter() - start)
-                remove_frozen(algo, [f"copy_{i}"], league.trainable)
-            weights_bytes = league.store.manifest(snapshot).weights_bytes
+    with (tempfile.TemporaryDirectory() as tmp,
+          LeagueManager(_config(Path(tmp) / "run", max_resident=4, iterations=1)) as league):
+        league.step()
+        snapshot = league.snapshot(MAIN).player_id
+        algo = league.algorithm
+        ours, read_verify = [], []
+        for _ in range(restores):
+            start = time.perf_counter()
+            league.store.load(snapshot)
+            read_verify.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            league._restore(snapshot)
+            ours.append(time.perf_counter() - start)
+            remove_frozen(algo, [snapshot], league.trainable)
+        # RLlib's own add_policy of the same policy, from the live policy's state in memory.
+        policy = algo.get_policy(MAIN)
+        state = policy.get_state()
+        rllib = []
+        for i in range(restores):
+            start = time.perf_counter()
+            algo.add_policy(policy_id=f"copy_{i}", policy_cls=type(policy), policy_state=state,
+                            observation_space=league.observation_space, action_space=policy.action_space,
+                            policies_to_train=league.trainable)
+            rllib.append(time.perf_counter() - start)
+            remove_frozen(algo, [f"copy_{i}"], league.trainable)
+        weights_bytes = league.store.manifest(snapshot).weights_bytes
     return {"benchmark": "pool_restore", "restores": restores, "weights_bytes": weights_bytes,
             "league_restore": _percentiles(ours), "store_read_verify": _percentiles(read_verify),
             "rllib_add_policy": _percentiles(rllib)}

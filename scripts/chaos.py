@@ -606,7 +606,8 @@ def main() -> None:
         "benchmark": "chaos", "seed": args.seed, "ledger": args.ledger, "faults": len(rows),
         "survived": sum(r[2] for r in rows), "kinds": dict(Counter(r[1] for r in rows)),
         "failed": [f"{r[0]}:{r[1]}: {r[3]}" for r in rows if not r[2]], "segments": run.segments,
-        "final_exit": clean_exit, "leftover_processes": leftovers, "minutes": round((time.monotonic() - started) / 60, 1),
+        "final_exit": clean_exit, "leftover_processes": leftovers,
+        "minutes": round((time.monotonic() - started) / 60, 1),
         **result,
     }
     ok = (summary["survived"] == summary["faults"] and clean_exit == 0 and result["lost"] == 0

@@ -120,7 +120,7 @@ def test_exported_models_agree_with_the_rllib_policy_without_ray(connect_four, t
         np.testing.assert_array_equal(policy.get_weights()[name], array)
     preprocessor = ModelCatalog.get_preprocessor_for_space(policy.observation_space.original_space)
     flat = np.stack([preprocessor.transform({"observation": o.astype(np.float32), "action_mask": m.astype(np.float32)})
-                     for o, m in zip(observations, masks)])
+                     for o, m in zip(observations, masks, strict=True)])
     _, _, extra = policy.compute_actions(flat, explore=False)
     logits = extra["action_dist_inputs"].astype(np.float64)
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -22,4 +22,5 @@ def add_opponent(
     from league.opponents import add_to_run
 
     record = add_to_run(out, run_dir, player_id=player_id)
-    Console().print(f"added {record.player_id!r} to {run_dir} as a frozen player (iteration {record.created_iteration})")
+    Console().print(f"added {record.player_id!r} to {run_dir} as a frozen player "
+                    f"(iteration {record.created_iteration})")

@@ -262,7 +262,7 @@ class RedisLedger(Ledger):
             if not ids:
                 return removed
             raws = self._call("read matches", lambda: self._client.mget([self._key("match", i.decode()) for i in ids]))
-            for match_id, raw in zip(reversed(ids), reversed(raws)):
+            for match_id, raw in zip(reversed(ids), reversed(raws), strict=True):
                 if raw is None:  # a match key without its record cannot be written by _RECORD_SCRIPT
                     raise LedgerUnavailable(f"ledger {self.run_id!r} lists match {match_id.decode()!r} "
                                             "but holds no record of it")
@@ -309,7 +309,7 @@ class RedisLedger(Ledger):
 
         pairs, raws = self._call("read the payoff", read)
         out = {}
-        for pair, raw in zip(pairs, raws):
+        for pair, raw in zip(pairs, raws, strict=True):
             player, opponent = pair.split("|")
             out[(PlayerId(player), PlayerId(opponent))] = _counts(raw)
         return out

@@ -198,7 +198,8 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
 
         target = out / "savedmodel"
         shutil.rmtree(target, ignore_errors=True)
-        tf.saved_model.save(tf_module, str(target), signatures={"serving_default": tf_module.serve.get_concrete_function()})
+        tf.saved_model.save(tf_module, str(target),
+                            signatures={"serving_default": tf_module.serve.get_concrete_function()})
         written += sorted(p for p in target.rglob("*") if p.is_file())
     if "onnx" in formats:
         target = out / "onnx"

@@ -101,5 +101,5 @@ def _optimizer_values(policy: Policy, saved: Sequence[Any]) -> list[np.ndarray]:
     if len(saved) > len(variables):
         raise ValueError(f"the saved optimizer state has {len(saved)} variables, this policy's optimizer "
                          f"{len(variables)}: was it saved from another network?")
-    values = [np.reshape(np.asarray(value), var.shape) for value, var in zip(saved, variables)]
+    values = [np.reshape(np.asarray(value), var.shape) for value, var in zip(saved, variables, strict=False)]
     return values + [np.zeros(var.shape, var.dtype.as_numpy_dtype) for var in variables[len(saved):]]

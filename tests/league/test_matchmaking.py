@@ -273,7 +273,7 @@ def test_nash_matchmaker_plays_the_meta_game_nash_of_the_snapshots_present():
     assert NashMatchmaker().opponents(players[0], league) == {"main_v1": 0.25, "main_v2": 0.75}
     assert NashMatchmaker().opponents(players[0], LeagueView(1, players)) == {"main": 1.0}  # not measured yet
     plan = make_plan(NashMatchmaker(), league, num_seats=2, seed=0)
-    assert dict(zip(plan.learners[0].lineups, plan.learners[0].probabilities)) == pytest.approx(
+    assert dict(zip(plan.learners[0].lineups, plan.learners[0].probabilities, strict=True)) == pytest.approx(
         {("main_v1",): 0.25, ("main_v2",): 0.75})
 
 
