@@ -420,7 +420,7 @@ class MatchPlan:
         learner = self.learners[index]
         lineup = learner.lineups[_draw(rng, lineup_cdfs[index])]
         seat = episode_number % num_seats
-        return Match(learner.learner, tuple(lineup[:seat]) + (learner.learner,) + tuple(lineup[seat:]), seat)
+        return Match(learner.learner, (*lineup[:seat], learner.learner, *lineup[seat:]), seat)
 
 
 def make_plan(matchmaker: Matchmaker, league: LeagueView, *, num_seats: int, seed: int) -> MatchPlan:

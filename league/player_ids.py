@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import AbstractSet
+from collections.abc import Set as AbstractSet
 
 from league.errors import InvalidIdError, UsageError
 from league.types import ID_RULE, PlayerId, validate_id

@@ -106,7 +106,8 @@ def restrict_plan(plan: MatchPlan, frozen: Collection[PlayerId], resident: Colle
         total = sum(p for _, p in kept)
         if not kept or total <= 0:
             continue
-        learners.append(LearnerPlan(learner.learner, tuple(l for l, _ in kept), tuple(p / total for _, p in kept)))
+        learners.append(LearnerPlan(learner.learner, tuple(lineup for lineup, _ in kept),
+                                    tuple(p / total for _, p in kept)))
         shares.append(share)
     if not learners or sum(shares) <= 0:
         raise ValueError("no learner has a line-up whose frozen players are resident")

@@ -58,7 +58,7 @@ def _recorded_observations(count: int, seed: int = 0) -> tuple[np.ndarray, np.nd
     while len(observations) < count:
         env = connect_four_v3.env()
         env.reset(seed=game)
-        for agent in env.agent_iter():
+        for _agent in env.agent_iter():
             obs, _, terminated, truncated, _ = env.last()
             if terminated or truncated:
                 env.step(None)

@@ -155,5 +155,5 @@ class Ledger(abc.ABC):
     def server(self) -> str:
         """What serves the ledger, for status output (e.g. ``"redis 6.2.12"``)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op default on purpose: only some backends hold connections
         """Release connections (no-op unless a backend holds some)."""

@@ -27,6 +27,7 @@ idempotent a retried write that had in fact landed changes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -242,7 +243,7 @@ class RedisLedger(Ledger):
             chunk = matches[start:start + self.write_batch]
             payload = json.dumps([[self._key("match", match.match_id), match_to_json(match, self.run_id),
                                    match.match_id, *self._match_counters(match)] for match in chunk])
-            added += int(self._call("record matches", lambda: self._record(keys=keys, args=[payload])))
+            added += int(self._call("record matches", functools.partial(self._record, keys=keys, args=[payload])))
             if start + self.write_batch < len(matches):
                 kill_point("ledger_write", chunk[0].iteration)
         return added
@@ -261,7 +262,8 @@ class RedisLedger(Ledger):
             ids = self._call("list matches", newest)
             if not ids:
                 return removed
-            raws = self._call("read matches", lambda: self._client.mget([self._key("match", i.decode()) for i in ids]))
+            raws = self._call("read matches",
+                              functools.partial(self._client.mget, [self._key("match", i.decode()) for i in ids]))
             for match_id, raw in zip(reversed(ids), reversed(raws), strict=True):
                 if raw is None:  # a match key without its record cannot be written by _RECORD_SCRIPT
                     raise LedgerUnavailable(f"ledger {self.run_id!r} lists match {match_id.decode()!r} "
@@ -269,7 +271,7 @@ class RedisLedger(Ledger):
                 keys, fields = self._match_updates(match_from_json(raw))
                 fields[0] = self._key("pair", "")
                 removed += int(self._call("take back a match",
-                                          lambda: self._truncate(keys=keys, args=fields)))
+                                          functools.partial(self._truncate, keys=keys, args=fields)))
 
     def match_count(self) -> int:
         """Number of distinct matches stored."""
@@ -282,12 +284,12 @@ class RedisLedger(Ledger):
 
     def iter_matches(self, start: int = 0, batch: int = 1000) -> Iterable[MatchRecord]:
         """Every stored match from position ``start`` on, oldest first, fetched in batches."""
-        while True:
-            def fetch() -> list[bytes]:
-                ids = self._client.lrange(self._key("matches"), start, start + batch - 1)
-                return self._client.mget([self._key("match", i.decode()) for i in ids]) if ids else []
+        def fetch(start: int) -> list[bytes]:
+            ids = self._client.lrange(self._key("matches"), start, start + batch - 1)
+            return self._client.mget([self._key("match", i.decode()) for i in ids]) if ids else []
 
-            raws = self._call("read matches", fetch)
+        while True:
+            raws = self._call("read matches", functools.partial(fetch, start))
             if not raws:
                 return
             for raw in raws:
@@ -333,7 +335,7 @@ class RedisLedger(Ledger):
                 if player in wanted:
                     entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
                     entry[outcome] = entry.get(outcome, 0) + int(value)
-        return {pair: codec.counts_from_fields(lambda name: c.get(name, 0)) for pair, c in totals.items()}
+        return {pair: codec.counts_from_fields(lambda name, c=c: c.get(name, 0)) for pair, c in totals.items()}
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, in one transaction."""

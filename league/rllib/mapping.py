@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import AbstractSet, Any
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from league.matchmaking import Match, MatchPlan
 from league.player_ids import MIRROR_SUFFIX, mirror_id  # mirror_id: also re-exported

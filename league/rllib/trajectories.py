@@ -134,13 +134,13 @@ class TrajectoryBuffer:
         if row == self._capacity:
             self._grow()
         if self.actions is None:
-            self.actions = np.zeros((self._capacity,) + np.shape(action), np.asarray(action).dtype)
+            self.actions = np.zeros((self._capacity, *np.shape(action)), np.asarray(action).dtype)
         self.actions[row] = action
         for key, value in extras.items():
             column = self.extras.get(key)
             if column is None:
                 value = np.asarray(value)
-                column = self.extras[key] = np.zeros((self._capacity,) + value.shape, value.dtype)
+                column = self.extras[key] = np.zeros((self._capacity, *value.shape), value.dtype)
             column[row] = value
         self.t[row] = 0
         self.rewards[row] = 0.0
@@ -152,7 +152,7 @@ class TrajectoryBuffer:
         cap = self._capacity
 
         def grown(array: np.ndarray, rows: int) -> np.ndarray:
-            out = np.zeros((rows,) + array.shape[1:], array.dtype)
+            out = np.zeros((rows, *array.shape[1:]), array.dtype)
             out[:len(array)] = array
             return out
 

@@ -151,7 +151,7 @@ def test_a_league_trains_with_the_algorithm_and_resumes_after_sigkill(algorithm,
         # Every committed iteration's matches in the ledger exactly once.
         history = resumed.history
         matches = list(resumed.ledger.iter_matches())
-        stored, rated = resumed.ledger.ratings()
+        _stored, rated = resumed.ledger.ratings()
         assert [h.iteration for h in history] == [1, 2]
         assert len(matches) == len({m.match_id for m in matches}) == rated
         assert len(matches) == sum(h.matches + h.anchor_matches for h in history)

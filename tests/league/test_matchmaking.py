@@ -89,7 +89,7 @@ def test_main_mixes_self_play_pfsp_and_exploiters_with_forgotten_snapshots():
 
 def test_main_scripted_share_is_pfsp_over_the_scripted_players_alone():
     heuristic = P("heuristic")
-    players = view().players + (PlayerView(heuristic, Role.SCRIPTED),)
+    players = (*view().players, PlayerView(heuristic, Role.SCRIPTED))
     # main beats random 90%, heuristic 40%, main_v1 80%, main_v2 50% (none forgotten at < 0.3).
     results = {(MAIN, RANDOM): PairCounts(wins=9, losses=1), (MAIN, heuristic): PairCounts(wins=4, losses=6),
                (MAIN, V1): PairCounts(wins=8, losses=2), (MAIN, V2): PairCounts(wins=5, losses=5)}
@@ -218,9 +218,9 @@ def test_matchmaker_is_loaded_by_import_path_and_bad_paths_are_config_errors():
     assert isinstance(loaded, Matchmaker)
     with pytest.raises(ConfigError, match="cannot import module 'no_such_module'"):
         load_matchmaker("no_such_module:X", None)
-    with pytest.raises(ConfigError, match="is not a subclass of league.Matchmaker"):
+    with pytest.raises(ConfigError, match=re.escape("is not a subclass of league.Matchmaker")):
         load_matchmaker("league.config:LeagueConfig", None)
-    with pytest.raises(ConfigError, match="matchmaking.matchmaker: expected an import path"):
+    with pytest.raises(ConfigError, match=re.escape("matchmaking.matchmaker: expected an import path")):
         load_config(None, {"matchmaking": {"matchmaker": "not a path"}})
 
 
@@ -304,4 +304,4 @@ def test_match_plan_decisions_equal_generator_choice_over_the_shares_and_line_up
             match = plan.decide(worker, episode, 2)
             seat = episode % 2
             assert match.learner == learner.learner and match.learner_seat == seat
-            assert match.seats == tuple(lineup[:seat]) + (learner.learner,) + tuple(lineup[seat:])
+            assert match.seats == (*lineup[:seat], learner.learner, *lineup[seat:])

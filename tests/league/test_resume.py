@@ -227,7 +227,7 @@ def test_a_resume_whose_checkpoints_are_gone_or_damaged_is_refused_with_nothing_
     # The newest checkpoint damaged: an older one verifies, but the run committed iteration 2 after it.
     newest = sorted((run_dir / "checkpoints").glob("iter-*"))[-1]
     (newest / "state.json").write_text("{}")
-    for attempt in range(2):  # the first attempt sets the damaged one aside; the second must refuse as well
+    for _attempt in range(2):  # the first attempt sets the damaged one aside; the second must refuse as well
         with pytest.raises(RunDirError, match=re.escape("Nothing was changed")) as refused:
             LeagueManager.resume(run_dir, iterations=3)
         assert "checkpoint iteration 2" in str(refused.value) and "--from-scratch" in str(refused.value)
