@@ -76,7 +76,7 @@ def append_to_sys_path(folder: str) -> None:
         sys.path.append(folder)
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 

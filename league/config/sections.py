@@ -210,8 +210,9 @@ class MatchmakingConfig(Section):
 
     def role_rules(self, role: Role) -> MainRules | MainExploiterRules | LeagueExploiterRules:
         """The rules section of a trainable ``role``."""
-        sections = {Role.MAIN: self.main, Role.MAIN_EXPLOITER: self.main_exploiter,
-                    Role.LEAGUE_EXPLOITER: self.league_exploiter}
+        sections: dict[Role, MainRules | MainExploiterRules | LeagueExploiterRules] = {
+            Role.MAIN: self.main, Role.MAIN_EXPLOITER: self.main_exploiter,
+            Role.LEAGUE_EXPLOITER: self.league_exploiter}
         if role not in sections:
             raise ValueError(f"role {role.value!r} does not learn and has no matchmaking rules")
         return sections[role]
