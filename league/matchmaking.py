@@ -36,6 +36,7 @@ import importlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,9 +44,14 @@ from league.errors import ConfigError, LeagueError
 from league.ratings import Rating
 from league.types import PairCounts, PfspWeighting, PlayerId, Role
 
+if TYPE_CHECKING:
+    from league.config import MatchmakingConfig
+
 #: What a matchmaker returns for a learner: weights over opponents (one player
 #: fills every other seat) or over whole line-ups (one player per other seat).
-OpponentWeights = Mapping[PlayerId | tuple[PlayerId, ...], float]
+#: (A Mapping's keys are invariant: each form is named so a dict of either type fits.)
+OpponentWeights = (Mapping[PlayerId, float] | Mapping[tuple[PlayerId, ...], float]
+                   | Mapping[PlayerId | tuple[PlayerId, ...], float])
 
 
 def win_rate(counts: PairCounts, prior_games: float) -> float:
@@ -252,6 +258,8 @@ class AlphaStarMatchmaker(Matchmaker):
         config: A :class:`~league.config.MatchmakingConfig`.
     """
 
+    config: MatchmakingConfig
+
     def _pfsp(self, learner: PlayerView, league: LeagueView, candidates: Sequence[PlayerId],
               weighting: PfspWeighting, exponent: float) -> dict[PlayerId, float]:
         if not candidates:
@@ -271,10 +279,10 @@ class AlphaStarMatchmaker(Matchmaker):
 
     def learner_share(self, learner: PlayerView, league: LeagueView) -> float:
         """The role's configured ``share``."""
-        return float(self.config.role_rules(learner.role).share)  # type: ignore[union-attr]
+        return float(self.config.role_rules(learner.role).share)
 
     def _main(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
-        rules = self.config.main  # type: ignore[union-attr]
+        rules = self.config.main
         forgotten = [s for s in league.with_role(Role.SNAPSHOT)
                      if league.win_rate(learner.player_id, s) < rules.forgotten_win_rate]
         return _mix([
@@ -286,7 +294,7 @@ class AlphaStarMatchmaker(Matchmaker):
         ]) or {learner.player_id: 1.0}
 
     def _main_exploiter(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
-        rules = self.config.main_exploiter  # type: ignore[union-attr]
+        rules = self.config.main_exploiter
         mains = league.with_role(Role.MAIN)
         if league.win_rate(learner.player_id, mains) < rules.min_win_rate_vs_main:
             main_snapshots = [p.player_id for p in league.players
@@ -296,7 +304,7 @@ class AlphaStarMatchmaker(Matchmaker):
         return _uniform(mains)
 
     def _league_exploiter(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
-        rules = self.config.league_exploiter  # type: ignore[union-attr]
+        rules = self.config.league_exploiter
         frozen = league.frozen
         if not frozen:
             return _uniform(league.with_role(Role.MAIN))

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from openskill.models import PlackettLuce
+from openskill.models import PlackettLuce, PlackettLuceRating
 
 from league.types import MatchRecord, Outcome, PairCounts, PlayerId
 
@@ -205,7 +205,7 @@ class RatingBook:
         self.elo_prior_games = elo_prior_games
         self._model = PlackettLuce()
         self._elo: dict[PlayerId, float] = {}
-        self._skill: dict[PlayerId, object] = {}
+        self._skill: dict[PlayerId, PlackettLuceRating] = {}
         self._games: dict[PlayerId, int] = {}
         self._pairs: dict[tuple[PlayerId, PlayerId], list[int]] = {
             pair: [c.wins, c.draws, c.losses] for pair, c in (pairs or {}).items() if pair[0] != pair[1]}
@@ -266,8 +266,8 @@ class RatingBook:
                                      players=self._skill, start=self._elo))
             self._elo_current = True
         return {
-            player: Rating(self._elo[player], float(self._skill[player].mu),  # type: ignore[attr-defined]
-                           float(self._skill[player].sigma), self._games[player])  # type: ignore[attr-defined]
+            player: Rating(self._elo[player], float(self._skill[player].mu),
+                           float(self._skill[player].sigma), self._games[player])
             for player in self._skill
         }
 

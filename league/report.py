@@ -169,10 +169,11 @@ def payoff_heatmap(data: ReportData) -> str:
     figure, axes = plt.subplots(figsize=(size + 1.5, size))
     cmap, norm = plt.get_cmap("RdYlGn"), Normalize(0.0, 1.0)
     for (player, opponent), counts in sorted(data.payoff.items()):
-        if not counts.games:
+        score = counts.score
+        if score is None:  # they never met
             continue
         row, column = index[player], index[opponent]
-        axes.add_patch(Rectangle((column, row), 1, 1, facecolor=cmap(norm(counts.score)), edgecolor="white",
+        axes.add_patch(Rectangle((column, row), 1, 1, facecolor=cmap(norm(score)), edgecolor="white",
                                  linewidth=0.3, gid=f"cell-{row}-{column}"))
     axes.set_xlim(0, len(order))
     axes.set_ylim(len(order), 0)
@@ -190,7 +191,7 @@ def family_tree(data: ReportData) -> str:
     """Snapshots on one lane per parent, at the iteration they were frozen (SVG)."""
     plt = _pyplot()
     snapshots = [p for p in data.players if p.role is Role.SNAPSHOT]
-    lanes = [p.player_id for p in data.players if p.trainable]
+    lanes: list[str] = [p.player_id for p in data.players if p.trainable]
     lanes += sorted({s.parent or "outside" for s in snapshots} - set(lanes))
     figure, axes = plt.subplots(figsize=(10, 0.8 * len(lanes) + 1.5))
     for lane, parent in enumerate(lanes):

@@ -63,7 +63,7 @@ def decode_weights(blob: bytes) -> dict[str, np.ndarray]:
     return dict(safetensors_load(blob))
 
 
-def _chunks(blob: bytes, size: int) -> Iterator[bytes]:
+def _chunks(blob: bytes, size: int) -> Iterator[memoryview]:  # views: no copies of the blob
     view = memoryview(blob)
     for start in range(0, len(blob), size):
         yield view[start:start + size]
@@ -133,7 +133,7 @@ class FsspecSnapshotStore(SnapshotStore):
 
     # -- writing -------------------------------------------------------------------
 
-    def _write(self, path: str, chunks: Iterable[bytes]) -> None:
+    def _write(self, path: str, chunks: Iterable[bytes | memoryview]) -> None:
         if self._local:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
@@ -177,7 +177,7 @@ class FsspecSnapshotStore(SnapshotStore):
             "created": time.time(), "league_version": _league_version(),
         })
 
-        def reporting(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        def reporting(chunks: Iterable[memoryview]) -> Iterator[memoryview]:
             written = 0
             for chunk in chunks:
                 yield chunk
