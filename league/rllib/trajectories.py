@@ -14,7 +14,7 @@ of Python, more than a whole Kuhn poker match (``docs/benchmarks.md``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from ray.rllib.policy.sample_batch import SampleBatch, concat_samples
@@ -65,7 +65,8 @@ def concat_trajectories(parts: list[SampleBatch]) -> SampleBatch:
         and all(type(dict.__getitem__(part, key)) is np.ndarray for key in keys)
         for part in parts)
     if not plain:
-        return concat_samples(parts)
+        # Of SampleBatches concat_samples makes a SampleBatch (RLlib types it with every kind of batch).
+        return cast(SampleBatch, concat_samples(list(parts)))
     columns = {key: np.concatenate([dict.__getitem__(part, key) for part in parts]) for key in keys}
     return SampleBatch(columns, _time_major=None, _zero_padded=False, _max_seq_len=None,
                        _num_grad_updates=0.0)
@@ -240,6 +241,7 @@ class TerminalRows:
     def add(self, trajectory: TrajectoryBuffer, *, eps_id: int, agent_index: int, unroll_id: int) -> None:
         """Copy a terminated trajectory's rows (its buffer may be reused at once)."""
         n = trajectory.rows
+        assert trajectory.actions is not None  # set with its first row
         self._obs.append(trajectory.obs[:n + 1].copy())
         self._actions.append(trajectory.actions[:n].copy())
         self._rewards.append(trajectory.rewards[:n].copy())
