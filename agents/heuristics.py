@@ -7,8 +7,8 @@ wrappers in :mod:`agents.scripted` and the arena (:mod:`league.arena`) call thes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import numpy as np
 

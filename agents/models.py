@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import torch
@@ -87,14 +87,20 @@ def model_kind(custom_model_config: Mapping[str, Any]) -> str:
     return str(kind)
 
 
+def observation_shape(observation_space: gym.Space) -> tuple[int, ...]:
+    """The shape of the ``observation`` Box of a model's observation space (a Dict, or its RLlib-flattened form)."""
+    # RLlib's flattened space keeps the Dict as original_space; League's observation is always a Box.
+    original = cast(gym.spaces.Dict, getattr(observation_space, "original_space", observation_space))
+    return cast(gym.spaces.Box, original["observation"]).shape
+
+
 def grid_shape(observation_space: gym.Space) -> tuple[int, int, int]:
     """``(H, W, C)`` of a model's observation space (a Dict with ``observation``, or its RLlib-flattened form).
 
     Raises:
         ValueError: if the observation is not 3-D, naming its shape.
     """
-    original = getattr(observation_space, "original_space", observation_space)
-    shape = tuple(original["observation"].shape)
+    shape = tuple(observation_shape(observation_space))
     if len(shape) != 3:
         raise ValueError(f"the conv model needs a grid observation Box(H, W, C); this game's observation has "
                          f"shape {shape}")
@@ -124,8 +130,7 @@ class ActionMaskModel(TorchModelV2, nn.Module):
     ) -> None:
         TorchModelV2.__init__(self, obs_space, action_space, num_outputs, model_config, name)
         nn.Module.__init__(self)
-        original = getattr(obs_space, "original_space", obs_space)
-        in_size = int(math.prod(original["observation"].shape))
+        in_size = int(math.prod(observation_shape(obs_space)))
         if model_kind(custom_model_config) != "mlp":  # a conv config that bypassed model_config_for
             raise ValueError(f"ActionMaskModel is the MLP; model {custom_model_config['model']!r} is built by "
                              "the name agents.models.model_config_for gives")
@@ -137,7 +142,8 @@ class ActionMaskModel(TorchModelV2, nn.Module):
         self._value = nn.Linear(hiddens[-1] if hiddens else in_size, 1)
         self._value_features: torch.Tensor | None = None
 
-    def forward(self, input_dict, state, seq_lens):
+    def forward(self, input_dict: dict[str, Any], state: list[Any],
+                seq_lens: Any) -> tuple[torch.Tensor, list[Any]]:
         """Masked logits for a batch of observations."""
         obs = input_dict["obs"]
         flat = obs["observation"].float().reshape(obs["observation"].shape[0], -1)
@@ -199,7 +205,8 @@ class ConvActionMaskModel(TorchModelV2, nn.Module):
         self._value = nn.Linear(channels * height * width, 1)
         self._features: torch.Tensor | None = None
 
-    def forward(self, input_dict, state, seq_lens):
+    def forward(self, input_dict: dict[str, Any], state: list[Any],
+                seq_lens: Any) -> tuple[torch.Tensor, list[Any]]:
         """Masked logits for a batch of ``(B, H, W, C)`` observations."""
         obs = input_dict["obs"]
         board = obs["observation"].float().permute(0, 3, 1, 2)  # NHWC -> NCHW

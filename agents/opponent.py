@@ -32,8 +32,9 @@ import hashlib
 import importlib.util
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -281,7 +282,7 @@ def _runner(folder: Path, backend: str) -> Any:
         if backend == "onnx":
             return _onnx_runner(model_path)
         return _torchscript_runner(model_path)
-    except Exception as e:  # each runtime raises its own error types for a file it cannot read
+    except Exception as e:  # noqa: BLE001 - each runtime raises its own error types for a file it cannot read
         detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"the {backend} model {str(model_path)!r} does not load ({detail}); "
                          "export the agent again with `league export`") from None

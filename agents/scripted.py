@@ -7,8 +7,9 @@ They sit in the Algorithm's policy map like any other player, are never in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import gymnasium as gym
 import numpy as np
 import tree
 from ray.rllib.models.modelv2 import restore_original_dimensions
@@ -27,7 +28,7 @@ class ScriptedPolicy(Policy):
 
     chooser: Chooser
 
-    def __init__(self, observation_space, action_space, config: dict[str, Any]) -> None:
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: dict[str, Any]) -> None:
         super().__init__(observation_space, action_space, config)
         seed = config.get("seed")
         worker_index = config.get("worker_index", 0)
@@ -43,10 +44,14 @@ class ScriptedPolicy(Policy):
     def _unflatten(self, obs_batch: Any) -> dict[str, np.ndarray]:
         if isinstance(obs_batch, dict):
             return {k: np.asarray(v) for k, v in obs_batch.items()}
-        return restore_original_dimensions(np.asarray(obs_batch), self.observation_space, tensorlib="numpy")
+        # League's observation space is a Dict, so the restored batch is one array per key.
+        return cast(dict[str, np.ndarray],
+                    restore_original_dimensions(np.asarray(obs_batch), self.observation_space, tensorlib="numpy"))
 
-    def compute_actions(self, obs_batch, state_batches=None, prev_action_batch=None,
-                        prev_reward_batch=None, **kwargs):
+    def compute_actions(self, obs_batch: Any, state_batches: Any = None, prev_action_batch: Any = None,
+                        prev_reward_batch: Any = None, info_batch: dict[str, list] | None = None,
+                        episodes: list | None = None, explore: bool | None = None, timestep: int | None = None,
+                        **kwargs: Any) -> tuple[np.ndarray, list[Any], dict[str, Any]]:
         """Choose one move per observation in the batch."""
         obs = self._unflatten(obs_batch)
         observations, masks = obs["observation"], obs["action_mask"]
@@ -56,11 +61,11 @@ class ScriptedPolicy(Policy):
         )
         return actions, [], {}
 
-    def learn_on_batch(self, samples):
+    def learn_on_batch(self, samples: SampleBatch) -> dict[str, Any]:
         """Scripted players never learn."""
         return {}
 
-    def compute_log_likelihoods(self, actions, obs_batch, *args, **kwargs):
+    def compute_log_likelihoods(self, actions: Any, obs_batch: Any, *args: Any, **kwargs: Any) -> Any:
         """Not defined for scripted players; RLlib does not call it for untrained policies."""
         raise TypeError(f"{type(self).__name__} has no action distribution")
 
@@ -71,7 +76,7 @@ class ScriptedPolicy(Policy):
     def set_weights(self, weights: dict) -> None:
         """Scripted players have no weights; nothing to set."""
 
-    def _get_dummy_batch_from_view_requirements(self, batch_size: int = 1):
+    def _get_dummy_batch_from_view_requirements(self, batch_size: int = 1) -> SampleBatch:
         return SampleBatch(
             {SampleBatch.OBS: tree.map_structure(lambda s: s[None], self.observation_space.sample())}
         )
@@ -107,5 +112,5 @@ AlphaBeta1Policy, AlphaBeta2Policy, AlphaBeta3Policy, AlphaBeta4Policy, AlphaBet
 SCRIPTED_POLICIES: dict[str, type[ScriptedPolicy]] = {
     "random": RandomPolicy,
     "heuristic": ConnectFourHeuristicPolicy,
-    **{alphabeta_id(depth): cls for depth, cls in zip(ALPHABETA_DEPTHS, _ALPHABETA_POLICIES)},
+    **{alphabeta_id(depth): cls for depth, cls in zip(ALPHABETA_DEPTHS, _ALPHABETA_POLICIES, strict=True)},
 }

@@ -37,7 +37,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -109,7 +109,7 @@ def _c4_evaluate(mine: int, theirs: int) -> int:
     threats = _c4_winning_cells(mine, occupied).bit_count() - _c4_winning_cells(theirs, occupied).bit_count()
     score = THREAT * threats
     score += CENTRE * ((mine & _CENTRE_COLUMN).bit_count() - (theirs & _CENTRE_COLUMN).bit_count())
-    for step, starts in zip(_DIRECTIONS, _STARTS):
+    for step, starts in zip(_DIRECTIONS, _STARTS, strict=True):
         m1, m2, m3 = mine >> step, mine >> 2 * step, mine >> 3 * step
         t1, t2, t3 = theirs >> step, theirs >> 2 * step, theirs >> 3 * step
         for a0, a1, a2, a3, free, sign in (

@@ -35,7 +35,14 @@ from ray.rllib.models import ModelCatalog
 from ray.rllib.models.tf.tf_modelv2 import TFModelV2
 from ray.rllib.utils.framework import try_import_tf
 
-from agents.models import MASKED_LOGIT, TF_ACTION_MASK_MODEL, TF_CONV_MODEL, check_activation, grid_shape
+from agents.models import (
+    MASKED_LOGIT,
+    TF_ACTION_MASK_MODEL,
+    TF_CONV_MODEL,
+    check_activation,
+    grid_shape,
+    observation_shape,
+)
 
 tf1, tf, _ = try_import_tf()
 if not tf:
@@ -131,8 +138,7 @@ class TFActionMaskModel(_CanonicalLayout, TFModelV2):
         **custom_model_config: Any,
     ) -> None:
         super().__init__(obs_space, action_space, num_outputs, model_config, name)
-        original = getattr(obs_space, "original_space", obs_space)
-        in_size = int(math.prod(original["observation"].shape))
+        in_size = int(math.prod(observation_shape(obs_space)))
         hiddens = list(custom_model_config.get("hiddens", [256, 256]))
         activation = check_activation(custom_model_config.get("activation", "tanh"))
         observation = tf.keras.layers.Input(shape=(in_size,), name="observation")
@@ -160,14 +166,14 @@ class TFActionMaskModel(_CanonicalLayout, TFModelV2):
                                          name="action_mask_model")
         self._value_out: Any = None
 
-    def forward(self, input_dict, state, seq_lens):
+    def forward(self, input_dict: dict[str, Any], state: list[Any], seq_lens: Any) -> tuple[Any, list[Any]]:
         """Masked logits for a batch of observations."""
         obs = input_dict["obs"]
         flat = tf.reshape(tf.cast(obs["observation"], tf.float32), [tf.shape(obs["observation"])[0], -1])
         logits, self._value_out = self.base_model(flat)
         return mask_logits(logits, tf.cast(obs["action_mask"], tf.float32)), state
 
-    def value_function(self):
+    def value_function(self) -> Any:
         """State values of the last batch passed to :meth:`forward`."""
         if self._value_out is None:
             raise RuntimeError("forward() must run before value_function()")
@@ -215,13 +221,13 @@ class TFConvActionMaskModel(_CanonicalLayout, TFModelV2):
             name="conv_action_mask_model")
         self._value_out: Any = None
 
-    def forward(self, input_dict, state, seq_lens):
+    def forward(self, input_dict: dict[str, Any], state: list[Any], seq_lens: Any) -> tuple[Any, list[Any]]:
         """Masked logits for a batch of ``(B, H, W, C)`` observations."""
         obs = input_dict["obs"]
         logits, self._value_out = self.base_model(tf.cast(obs["observation"], tf.float32))
         return mask_logits(logits, tf.cast(obs["action_mask"], tf.float32)), state
 
-    def value_function(self):
+    def value_function(self) -> Any:
         """State values of the last batch passed to :meth:`forward`."""
         if self._value_out is None:
             raise RuntimeError("forward() must run before value_function()")

@@ -3,6 +3,7 @@
 Start with :func:`envs.make` and :func:`envs.available`.
 """
 
+from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
 from envs.registry import (
     REGISTRY,
     GameSpec,
@@ -14,7 +15,6 @@ from envs.registry import (
     register_builtin_games,
     register_with_ray,
 )
-from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
 
 __all__ = [
     "ACTION_MASK_KEY",

@@ -55,7 +55,7 @@ class ObservationEncoder:
         self._raw_space = raw_space
         self._num_actions = num_actions
         self._has_mask = isinstance(raw_space, gym.spaces.Dict)
-        inner = raw_space[OBSERVATION_KEY] if self._has_mask else raw_space
+        inner = raw_space[OBSERVATION_KEY] if isinstance(raw_space, gym.spaces.Dict) else raw_space
         self._one_hot = int(inner.n) if isinstance(inner, gym.spaces.Discrete) else 0
         self._all_legal = np.ones(num_actions, dtype=np.float32)
 

@@ -27,7 +27,7 @@ Version history:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -111,8 +111,9 @@ class OpenSpielEnv(AECEnv):
         [1, 1]
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "name": "openspiel_v1",
-                                          "is_parallelizable": False}
+    # An instance attribute with a class default: each instance names its own game (see __init__).
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "name": "openspiel_v1",  # noqa: RUF012
+                                "is_parallelizable": False}
 
     def __init__(self, game_string: str, render_mode: str | None = None) -> None:
         super().__init__()
@@ -129,7 +130,7 @@ class OpenSpielEnv(AECEnv):
             ACTION_MASK_KEY: gym.spaces.Box(0, 1, shape=(num_actions,), dtype=np.int8),
         })
         self.observation_spaces = {a: space for a in self.possible_agents}
-        self.action_spaces = {a: gym.spaces.Discrete(num_actions) for a in self.possible_agents}
+        self.action_spaces: dict[str, gym.Space] = {a: gym.spaces.Discrete(num_actions) for a in self.possible_agents}
         self.state: Any = None
         self._rng = np.random.default_rng()
 
@@ -158,7 +159,7 @@ class OpenSpielEnv(AECEnv):
         self._cumulative_rewards = {a: 0.0 for a in self.agents}
         self.terminations = {a: False for a in self.agents}
         self.truncations = {a: False for a in self.agents}
-        self.infos = {a: {} for a in self.agents}
+        self.infos: dict[str, dict[str, Any]] = {a: {} for a in self.agents}
         self._returns = np.zeros(2)
         self.agent_selection = self.possible_agents[self.state.current_player()]
 
@@ -197,5 +198,5 @@ class OpenSpielEnv(AECEnv):
 
     def _resolve_chance(self) -> None:
         while self.state.is_chance_node():
-            outcomes, probs = zip(*self.state.chance_outcomes())
+            outcomes, probs = zip(*self.state.chance_outcomes(), strict=True)
             self.state.apply_action(int(self._rng.choice(outcomes, p=np.asarray(probs, dtype=np.float64))))

@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from league.errors import RegistryError, UnknownGameError
 
@@ -160,7 +161,7 @@ def openspiel_spec(name: str) -> GameSpec:
                     f"OpenSpiel: {game.get_type().long_name}")
 
 
-def make(name: str, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
+def make(name: str, **config: Any) -> TurnBasedEnv | SimultaneousEnv:
     """Build game ``name`` as an RLlib ``MultiAgentEnv`` with action masks.
 
     Args:
@@ -176,7 +177,7 @@ def make(name: str, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
     return make_from_spec(get_spec(name), **config)
 
 
-def make_from_spec(spec: GameSpec, **config: Any) -> "TurnBasedEnv | SimultaneousEnv":
+def make_from_spec(spec: GameSpec, **config: Any) -> TurnBasedEnv | SimultaneousEnv:
     """Build the game ``spec`` describes, as :func:`make` does (no registry lookup)."""
     from envs.wrappers import SimultaneousEnv, TurnBasedEnv
 
@@ -214,7 +215,7 @@ def register_with_ray(name: str) -> str:
 
     spec = get_spec(name)  # fail early with the list of games
 
-    def creator(env_config: Mapping[str, Any]) -> "TurnBasedEnv | SimultaneousEnv":
+    def creator(env_config: Mapping[str, Any]) -> TurnBasedEnv | SimultaneousEnv:
         return make_from_spec(spec, **dict(env_config))
 
     ray_name = ray_env_name(name)

@@ -10,15 +10,25 @@ true outcome. Simultaneous-move (parallel) games observe every agent each step.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import gymnasium as gym
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
+from ray.rllib.utils.typing import MultiAgentDict
 
 from envs.encoding import ObservationEncoder, masked_observation_space
 
 
+# reset() and step() return dicts keyed by the agents' str ids. RLlib's MultiAgentEnv types them with
+# Hashable keys (dicts are invariant in their keys) and itself overrides gym.Env's single-agent
+# signatures, so no annotation fits both supertypes: mypy's override check is silenced there.
 class _PettingZooEnv(MultiAgentEnv):
     """Shared set-up: agents, masked observation spaces and the encoder of a PettingZoo env."""
+
+    # Set in __init__, never None (MultiAgentEnv declares them Optional).
+    observation_space: gym.spaces.Dict
+    action_space: gym.Space
 
     def __init__(self, env: Any) -> None:
         super().__init__()
@@ -85,18 +95,23 @@ class TurnBasedEnv(_PettingZooEnv):
         raw = self._env.observe(agent)
         return agent, raw, state._cumulative_rewards[agent], state.terminations[agent], state.truncations[agent]
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(  # type: ignore[override]  # str agent ids: see above _PettingZooEnv
+        self, *, seed: int | None = None, options: dict | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start a new game; only the first agent to move is observed."""
         self._env.reset(seed=seed, options=options)
         self.agents = list(self._state.agents)
         agent, raw, _, _, _ = self._last()
         return {agent: self._encode(raw)}, {agent: {}}
 
-    def step(self, action_dict: dict[str, Any]):
+    def step(  # type: ignore[override]  # str agent ids: see above _PettingZooEnv
+        self, action_dict: MultiAgentDict,
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]]:
         """Apply the acting agent's move; observe whoever moves next (or everyone at the end)."""
         state = self._state
         acting = state.agent_selection
         self._env.step(int(action_dict[acting]))
+        infos: dict[str, Any]
         obs, rewards, terminateds, truncateds, infos = {}, {}, {}, {}, {}
         while state.agents:
             agent, raw, reward, terminated, truncated = self._last()
@@ -122,13 +137,17 @@ class SimultaneousEnv(_PettingZooEnv):
     def __init__(self, make_parallel: Callable[[], Any]) -> None:
         super().__init__(make_parallel())
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
+    def reset(  # type: ignore[override]  # str agent ids: see above _PettingZooEnv
+        self, *, seed: int | None = None, options: dict | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start a new game; every agent is observed."""
         raw_obs, _ = self._env.reset(seed=seed, options=options)
         self.agents = list(self._env.agents)
         return {a: self._encode(o) for a, o in raw_obs.items()}, {a: {} for a in raw_obs}
 
-    def step(self, action_dict: dict[str, Any]):
+    def step(  # type: ignore[override]  # str agent ids: see above _PettingZooEnv
+        self, action_dict: MultiAgentDict,
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict[str, Any]]:
         """Apply every agent's move at once."""
         actions = {a: int(action_dict[a]) for a in self._env.agents}
         raw_obs, rewards, terms, truncs, _ = self._env.step(actions)

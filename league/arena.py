@@ -21,8 +21,9 @@ In both, game ``k`` resets the env with seed ``seed + k`` and A sits in seat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class MoveByMove(ABC):
 
     def act_batch(self, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
         """:meth:`act` on each row, in order."""
-        return np.array([self.act(o, m) for o, m in zip(observations, action_masks)])
+        return np.array([self.act(o, m) for o, m in zip(observations, action_masks, strict=True)])
 
 
 @dataclass
@@ -162,7 +163,7 @@ def _lockstep(games: Sequence[tuple[_GameLoop, tuple[Actor, Actor]]]) -> list[Ga
             for actor, mine in batches.values():
                 observations = np.stack([o[OBSERVATION_KEY] for _, _, o in mine])
                 masks = np.stack([o[ACTION_MASK_KEY] for _, _, o in mine])
-                for (k, agent, _), action in zip(mine, actor.act_batch(observations, masks)):
+                for (k, agent, _), action in zip(mine, actor.act_batch(observations, masks), strict=True):
                     chosen[k][agent] = int(action)
         for k in list(waiting):
             try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -63,7 +64,7 @@ def fitted_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str
         left: How many of the first columns are left-justified (the rest are right-justified).
     """
     cells = [max([len(row[i]) for row in rows], default=0) for i in range(len(headers))]
-    wide = sum(max(len(h), c) + 2 for h, c in zip(headers, cells)) + len(headers) + 1
+    wide = sum(max(len(h), c) + 2 for h, c in zip(headers, cells, strict=True)) + len(headers) + 1
     narrow = width is not None and wide > width
     table = Table(title=title, box=box.SIMPLE_HEAD, expand=False, padding=(0, 0) if narrow else (0, 1))
     for i, header in enumerate(headers):
@@ -219,8 +220,8 @@ def status_table(status: dict[str, Any]) -> Group:
     """``league status``: a summary, the roster by Elo and the top of the payoff matrix."""
     summary = Table(title=f"Run {status['run_id']} ({status['game']})", show_header=False)
     for key in ("iteration", "env_steps", "matches", "matches_rated", "episodes", "snapshots",
-                "snapshot_uri", "ledger_server", "resident_policies", "win_rate_vs_random", "resumes", "env_runner_restarts",
-                "env_restarts", "ledger_retries", "wall_seconds"):
+                "snapshot_uri", "ledger_server", "resident_policies", "win_rate_vs_random", "resumes",
+                "env_runner_restarts", "env_restarts", "ledger_retries", "wall_seconds"):
         value = status.get(key)
         summary.add_row(key.replace("_", " "), "-" if value is None else f"{value}")
     if status.get("exploitability"):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,8 +34,15 @@ from league.types import PairCounts
 class Player(Protocol):
     """A named player of ``league eval``: it builds its arena actor for each game."""
 
-    name: str
-    game: str | None
+    @property
+    def name(self) -> str:
+        """How ``league eval`` names it."""
+        ...
+
+    @property
+    def game(self) -> str | None:
+        """The one game it plays, or None when it plays several or any."""
+        ...
 
     def actor(self, rng: np.random.Generator) -> Actor:
         """Its :class:`league.arena.Actor` for one game, drawing any randomness from ``rng``."""

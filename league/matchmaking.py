@@ -34,8 +34,9 @@ import abc
 import functools
 import importlib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,9 +44,14 @@ from league.errors import ConfigError, LeagueError
 from league.ratings import Rating
 from league.types import PairCounts, PfspWeighting, PlayerId, Role
 
+if TYPE_CHECKING:
+    from league.config import MatchmakingConfig
+
 #: What a matchmaker returns for a learner: weights over opponents (one player
 #: fills every other seat) or over whole line-ups (one player per other seat).
-OpponentWeights = Mapping[Union[PlayerId, tuple[PlayerId, ...]], float]
+#: (A Mapping's keys are invariant: each form is named so a dict of either type fits.)
+OpponentWeights = (Mapping[PlayerId, float] | Mapping[tuple[PlayerId, ...], float]
+                   | Mapping[PlayerId | tuple[PlayerId, ...], float])
 
 
 def win_rate(counts: PairCounts, prior_games: float) -> float:
@@ -252,12 +258,14 @@ class AlphaStarMatchmaker(Matchmaker):
         config: A :class:`~league.config.MatchmakingConfig`.
     """
 
+    config: MatchmakingConfig
+
     def _pfsp(self, learner: PlayerView, league: LeagueView, candidates: Sequence[PlayerId],
               weighting: PfspWeighting, exponent: float) -> dict[PlayerId, float]:
         if not candidates:
             return {}
         rates = [league.win_rate(learner.player_id, c) for c in candidates]
-        return dict(zip(candidates, pfsp_weights(rates, weighting, exponent).tolist()))
+        return dict(zip(candidates, pfsp_weights(rates, weighting, exponent).tolist(), strict=True))
 
     def opponents(self, learner: PlayerView, league: LeagueView) -> OpponentWeights:
         """Opponents by ``learner``'s role (see the module docstring)."""
@@ -271,10 +279,10 @@ class AlphaStarMatchmaker(Matchmaker):
 
     def learner_share(self, learner: PlayerView, league: LeagueView) -> float:
         """The role's configured ``share``."""
-        return float(self.config.role_rules(learner.role).share)  # type: ignore[union-attr]
+        return float(self.config.role_rules(learner.role).share)
 
     def _main(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
-        rules = self.config.main  # type: ignore[union-attr]
+        rules = self.config.main
         forgotten = [s for s in league.with_role(Role.SNAPSHOT)
                      if league.win_rate(learner.player_id, s) < rules.forgotten_win_rate]
         return _mix([
@@ -286,7 +294,7 @@ class AlphaStarMatchmaker(Matchmaker):
         ]) or {learner.player_id: 1.0}
 
     def _main_exploiter(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
-        rules = self.config.main_exploiter  # type: ignore[union-attr]
+        rules = self.config.main_exploiter
         mains = league.with_role(Role.MAIN)
         if league.win_rate(learner.player_id, mains) < rules.min_win_rate_vs_main:
             main_snapshots = [p.player_id for p in league.players
@@ -296,7 +304,7 @@ class AlphaStarMatchmaker(Matchmaker):
         return _uniform(mains)
 
     def _league_exploiter(self, learner: PlayerView, league: LeagueView) -> dict[PlayerId, float]:
-        rules = self.config.league_exploiter  # type: ignore[union-attr]
+        rules = self.config.league_exploiter
         frozen = league.frozen
         if not frozen:
             return _uniform(league.with_role(Role.MAIN))
@@ -342,7 +350,7 @@ class LearnerPlan:
     def opponents(self) -> dict[PlayerId, float]:
         """Probability that each player appears in a match (summed over line-ups)."""
         out: dict[PlayerId, float] = {}
-        for lineup, p in zip(self.lineups, self.probabilities):
+        for lineup, p in zip(self.lineups, self.probabilities, strict=True):
             for player in dict.fromkeys(lineup):
                 out[player] = out.get(player, 0.0) + p
         return out
@@ -420,7 +428,7 @@ class MatchPlan:
         learner = self.learners[index]
         lineup = learner.lineups[_draw(rng, lineup_cdfs[index])]
         seat = episode_number % num_seats
-        return Match(learner.learner, tuple(lineup[:seat]) + (learner.learner,) + tuple(lineup[seat:]), seat)
+        return Match(learner.learner, (*lineup[:seat], learner.learner, *lineup[seat:]), seat)
 
 
 def make_plan(matchmaker: Matchmaker, league: LeagueView, *, num_seats: int, seed: int) -> MatchPlan:
@@ -481,7 +489,7 @@ def load_matchmaker(path: str | None, config: object) -> Matchmaker:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"matchmaking.matchmaker: cannot import module {module_name!r} ({e})") from e
-    except Exception as e:  # noqa: BLE001 - the user's module raised while importing: one line, not a traceback
+    except Exception as e:  # the user's module raised while importing: one line, not a traceback
         raise ConfigError(f"matchmaking.matchmaker: importing {module_name!r} raised "
                           f"{type(e).__name__}: {e}") from e
     cls = getattr(module, class_name, None)

@@ -8,8 +8,8 @@ the folder, or a Redis URL) and the configuration names the snapshot store.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from league.config import STORED_RUN, LeagueConfig
 from league.errors import RunDirError

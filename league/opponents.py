@@ -62,7 +62,7 @@ def add_exported_opponent(out: Path, *, store: SnapshotStore, ledger: Ledger, ga
                               taken={p.player_id for p in roster} | set(store.ids()))
     try:
         weights = decode_weights((Path(out) / WEIGHTS_FILE).read_bytes())
-    except Exception as e:  # safetensors raises its own error type for a file that is not safetensors
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for a file that is not safetensors
         raise UsageError(f"{str(Path(out) / WEIGHTS_FILE)!r} is not a safetensors weights file "
                          f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); export the agent again "
                          "with `league export`") from None

@@ -12,8 +12,8 @@ against ``b`` is ``(wins + draws / 2) / games``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 

@@ -9,8 +9,9 @@ built-in scripted player (``random``, ``heuristic``, ``alphabeta-1`` ... ``alpha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -37,7 +38,7 @@ def render_connect_four(env: Any, human: int) -> str:
     """The 6x7 board, row 0 at the top, columns numbered 1-7."""
     cell = _cells(list(env.unwrapped.board), human)
     rows = [" ".join(cell(r * 7 + c) for c in range(7)) for r in range(6)]
-    return "\n".join(rows + ["1 2 3 4 5 6 7"])
+    return "\n".join([*rows, "1 2 3 4 5 6 7"])
 
 
 def render_tictactoe(env: Any, human: int) -> str:

@@ -18,7 +18,8 @@ an id already on the roster or in the snapshot store
 from __future__ import annotations
 
 import re
-from typing import AbstractSet, Callable, Iterable
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 
 from league.errors import InvalidIdError, UsageError
 from league.types import ID_RULE, PlayerId, validate_id

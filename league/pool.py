@@ -20,8 +20,8 @@ rest wait in the snapshot store. Before an iteration is sampled:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from league.types import PlayerId
 def appearance_mass(plan: MatchPlan, frozen: Collection[PlayerId]) -> dict[PlayerId, float]:
     """Probability that a match of this iteration includes each frozen player (over all learners)."""
     mass: dict[PlayerId, float] = {}
-    for share, learner in zip(plan.shares, plan.learners):
+    for share, learner in zip(plan.shares, plan.learners, strict=True):
         for player, p in learner.opponents.items():
             if player in frozen:
                 mass[player] = mass.get(player, 0.0) + share * p
@@ -100,13 +100,14 @@ def restrict_plan(plan: MatchPlan, frozen: Collection[PlayerId], resident: Colle
     """
     frozen, resident = set(frozen), set(resident)
     learners, shares = [], []
-    for share, learner in zip(plan.shares, plan.learners):
-        kept = [(lineup, p) for lineup, p in zip(learner.lineups, learner.probabilities)
+    for share, learner in zip(plan.shares, plan.learners, strict=True):
+        kept = [(lineup, p) for lineup, p in zip(learner.lineups, learner.probabilities, strict=True)
                 if _loaded(lineup, frozen, resident)]
         total = sum(p for _, p in kept)
         if not kept or total <= 0:
             continue
-        learners.append(LearnerPlan(learner.learner, tuple(l for l, _ in kept), tuple(p / total for _, p in kept)))
+        learners.append(LearnerPlan(learner.learner, tuple(lineup for lineup, _ in kept),
+                                    tuple(p / total for _, p in kept)))
         shares.append(share)
     if not learners or sum(shares) <= 0:
         raise ValueError("no learner has a line-up whose frozen players are resident")

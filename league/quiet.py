@@ -28,8 +28,9 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 #: Log levels set (unless the user set them) before TensorFlow or gRPC load: errors only.
 LOG_LEVEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
@@ -101,7 +102,7 @@ class _QuietImport(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
-        spec.loader = _FilteredLoader(spec.loader)  # type: ignore[assignment]
+        spec.loader = _FilteredLoader(spec.loader)
         return spec
 
 
@@ -117,7 +118,7 @@ class _FilteredLoader(importlib.abc.Loader):
             self._loader.exec_module(module)
         absl_logging = sys.modules.get("absl.logging")
         if absl_logging is not None:  # absl's Python logger, which TensorFlow warns through: errors only
-            absl_logging.set_verbosity(absl_logging.ERROR)  # type: ignore[attr-defined]
+            absl_logging.set_verbosity(absl_logging.ERROR)
 
     def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ... of the real loader
         return getattr(self._loader, name)

@@ -36,11 +36,12 @@ recomputed from them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 import numpy as np
-from openskill.models import PlackettLuce
+from openskill.models import PlackettLuce, PlackettLuceRating
 
 from league.types import MatchRecord, Outcome, PairCounts, PlayerId
 
@@ -204,7 +205,7 @@ class RatingBook:
         self.elo_prior_games = elo_prior_games
         self._model = PlackettLuce()
         self._elo: dict[PlayerId, float] = {}
-        self._skill: dict[PlayerId, object] = {}
+        self._skill: dict[PlayerId, PlackettLuceRating] = {}
         self._games: dict[PlayerId, int] = {}
         self._pairs: dict[tuple[PlayerId, PlayerId], list[int]] = {
             pair: [c.wins, c.draws, c.losses] for pair, c in (pairs or {}).items() if pair[0] != pair[1]}
@@ -245,7 +246,7 @@ class RatingBook:
                     self._elo[b] -= delta
         teams = [[self._skill[p]] for p in seats]
         rated = self._model.rate(teams, ranks=[-r for r in match.returns])
-        for player, team in zip(seats, rated):
+        for player, team in zip(seats, rated, strict=True):
             self._skill[player] = team[0]
             self._games[player] += 1
         return True
@@ -265,8 +266,8 @@ class RatingBook:
                                      players=self._skill, start=self._elo))
             self._elo_current = True
         return {
-            player: Rating(self._elo[player], float(self._skill[player].mu),  # type: ignore[attr-defined]
-                           float(self._skill[player].sigma), self._games[player])  # type: ignore[attr-defined]
+            player: Rating(self._elo[player], float(self._skill[player].mu),
+                           float(self._skill[player].sigma), self._games[player])
             for player in self._skill
         }
 

@@ -21,6 +21,7 @@ command (which stops its processes in order) and not the reaper.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -83,7 +84,7 @@ _REAPER_OWNER: int | None = None
 def reaper() -> Reaper:
     """This process's reaper, started on first use (a forked child gets its own)."""
     global _REAPER, _REAPER_OWNER
-    if _REAPER is None or _REAPER_OWNER != os.getpid():
+    if _REAPER is None or os.getpid() != _REAPER_OWNER:
         _REAPER = Reaper()
         _REAPER_OWNER = os.getpid()
     return _REAPER
@@ -121,10 +122,8 @@ def _is_ray(process: psutil.Process) -> bool:
 def _kill_all(watched: dict[int, float]) -> None:
     processes = [p for p in (live_process(pid, created) for pid, created in watched.items()) if p is not None]
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.Error):
             process.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(processes, timeout=5)
 
 

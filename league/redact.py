@@ -19,7 +19,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Mapping, overload
+from collections.abc import Mapping
+from typing import overload
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from league.errors import UsageError
@@ -68,7 +69,7 @@ def redact_url(url: str | None) -> str | None:
     """
     if url is None or password_of(url) is None:
         return url
-    scheme, host, path, fragment, user, query, password = _split(url)
+    scheme, host, path, fragment, user, query, _password = _split(url)
     in_userinfo = urlsplit(url).netloc.rpartition("@")[0].find(":") >= 0
     query = [(k, REDACTED if k == "password" else v) for k, v in query]
     return _join(scheme, host, path, fragment, user, query, REDACTED if in_userinfo else None)

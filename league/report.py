@@ -24,9 +24,10 @@ from __future__ import annotations
 import html
 import io
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from league.offline import open_ledger, run_config
 from league.ratings import Rating, rating_history
@@ -142,8 +143,8 @@ def reference_chart(data: ReportData) -> str:
         if counts.score is not None:
             series.setdefault(opponent, []).append((iteration, counts.score))
     for opponent, points in series.items():
-        line, = axes.plot(*zip(*points), label=opponent, linewidth=1.6, marker="o" if len(points) < 30 else None,
-                          markersize=3)
+        line, = axes.plot(*zip(*points, strict=True), label=opponent, linewidth=1.6,
+                          marker="o" if len(points) < 30 else None, markersize=3)
         line.set_gid(f"reference-{opponent}")
     axes.set_xlabel("iteration")
     axes.set_ylabel("main's score")
@@ -168,10 +169,11 @@ def payoff_heatmap(data: ReportData) -> str:
     figure, axes = plt.subplots(figsize=(size + 1.5, size))
     cmap, norm = plt.get_cmap("RdYlGn"), Normalize(0.0, 1.0)
     for (player, opponent), counts in sorted(data.payoff.items()):
-        if not counts.games:
+        score = counts.score
+        if score is None:  # they never met
             continue
         row, column = index[player], index[opponent]
-        axes.add_patch(Rectangle((column, row), 1, 1, facecolor=cmap(norm(counts.score)), edgecolor="white",
+        axes.add_patch(Rectangle((column, row), 1, 1, facecolor=cmap(norm(score)), edgecolor="white",
                                  linewidth=0.3, gid=f"cell-{row}-{column}"))
     axes.set_xlim(0, len(order))
     axes.set_ylim(len(order), 0)
@@ -189,7 +191,7 @@ def family_tree(data: ReportData) -> str:
     """Snapshots on one lane per parent, at the iteration they were frozen (SVG)."""
     plt = _pyplot()
     snapshots = [p for p in data.players if p.role is Role.SNAPSHOT]
-    lanes = [p.player_id for p in data.players if p.trainable]
+    lanes: list[str] = [p.player_id for p in data.players if p.trainable]
     lanes += sorted({s.parent or "outside" for s in snapshots} - set(lanes))
     figure, axes = plt.subplots(figsize=(10, 0.8 * len(lanes) + 1.5))
     for lane, parent in enumerate(lanes):
@@ -232,7 +234,7 @@ def exploitability_chart(data: ReportData) -> str:
     keys = sorted({key for _, values in data.exploitability for key in values}, key=lambda k: (k == "mixture", k))
     for key in keys:
         points = [(it, values[key]) for it, values in data.exploitability if key in values]
-        axes.plot(*zip(*points), label="Nash mixture of the snapshots" if key == "mixture" else key,
+        axes.plot(*zip(*points, strict=True), label="Nash mixture of the snapshots" if key == "mixture" else key,
                   linewidth=2.0 if key == "mixture" else 1.0)
     axes.set_xlabel("iteration")
     axes.set_ylabel("exploitability")

@@ -18,8 +18,8 @@ whose checkpoint is older than that is refused, with nothing changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 @dataclass(frozen=True)

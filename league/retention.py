@@ -10,7 +10,7 @@ history are unchanged.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from league.ratings import Rating
 from league.types import PlayerId, PlayerRecord, Role

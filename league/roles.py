@@ -16,7 +16,7 @@ Self-play matches are left out of the snapshot score: a player scores exactly
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -21,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from league.errors import RunDirError
 from league.redact import redact_url
@@ -171,7 +172,7 @@ def read_run_info(run_dir: Path) -> RunInfo:
         raise RunDirError(f"cannot read {str(path)!r} ({e.strerror})") from None
     expected = {"run_id": (str,), "game": (str,), "created": (int, float), "redis_url": (str, type(None)),
                 "config": (dict,)}
-    optional = {"redis_url": None, "config": {}}
+    optional: dict[str, Any] = {"redis_url": None, "config": {}}
     if not isinstance(data, dict):
         problems = ["not a JSON object"]
     else:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from league.offline import open_ledger, run_config, snapshot_uri
 from league.types import PairCounts, PlayerId, Role

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from jsonl import emit  # noqa: E402
+from jsonl import emit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,32 +67,32 @@ def bench_restore(restores: int) -> dict[str, Any]:
     from league.manager import MAIN, LeagueManager
     from league.rllib.algorithm import remove_frozen
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with LeagueManager(_config(Path(tmp) / "run", max_resident=4, iterations=1)) as league:
-            league.step()
-            snapshot = league.snapshot(MAIN).player_id
-            algo = league.algorithm
-            ours, read_verify = [], []
-            for _ in range(restores):
-                start = time.perf_counter()
-                league.store.load(snapshot)
-                read_verify.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                league._restore(snapshot)
-                ours.append(time.perf_counter() - start)
-                remove_frozen(algo, [snapshot], league.trainable)
-            # RLlib's own add_policy of the same policy, from the live policy's state in memory.
-            policy = algo.get_policy(MAIN)
-            state = policy.get_state()
-            rllib = []
-            for i in range(restores):
-                start = time.perf_counter()
-                algo.add_policy(policy_id=f"copy_{i}", policy_cls=type(policy), policy_state=state,
-                                observation_space=league.observation_space, action_space=policy.action_space,
-                                policies_to_train=league.trainable)
-                rllib.append(time.perf_counter() - start)
-                remove_frozen(algo, [f"copy_{i}"], league.trainable)
-            weights_bytes = league.store.manifest(snapshot).weights_bytes
+    with (tempfile.TemporaryDirectory() as tmp,
+          LeagueManager(_config(Path(tmp) / "run", max_resident=4, iterations=1)) as league):
+        league.step()
+        snapshot = league.snapshot(MAIN).player_id
+        algo = league.algorithm
+        ours, read_verify = [], []
+        for _ in range(restores):
+            start = time.perf_counter()
+            league.store.load(snapshot)
+            read_verify.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            league._restore(snapshot)
+            ours.append(time.perf_counter() - start)
+            remove_frozen(algo, [snapshot], league.trainable)
+        # RLlib's own add_policy of the same policy, from the live policy's state in memory.
+        policy = algo.get_policy(MAIN)
+        state = policy.get_state()
+        rllib = []
+        for i in range(restores):
+            start = time.perf_counter()
+            algo.add_policy(policy_id=f"copy_{i}", policy_cls=type(policy), policy_state=state,
+                            observation_space=league.observation_space, action_space=policy.action_space,
+                            policies_to_train=league.trainable)
+            rllib.append(time.perf_counter() - start)
+            remove_frozen(algo, [f"copy_{i}"], league.trainable)
+        weights_bytes = league.store.manifest(snapshot).weights_bytes
     return {"benchmark": "pool_restore", "restores": restores, "weights_bytes": weights_bytes,
             "league_restore": _percentiles(ours), "store_read_verify": _percentiles(read_verify),
             "rllib_add_policy": _percentiles(rllib)}
@@ -110,24 +110,23 @@ def memory_one(snapshots: int, max_resident: int, iterations: int) -> dict[str, 
     """In this process: a league with ``snapshots`` snapshots, trained ``iterations`` iterations."""
     from league.manager import MAIN, LeagueManager
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with LeagueManager(_config(Path(tmp) / "run", max_resident=max_resident,
-                                   iterations=iterations)) as league:
-            league.step()
-            start = time.perf_counter()
-            for _ in range(snapshots):
-                league.snapshot(MAIN)
-            freeze_s = time.perf_counter() - start
-            restored = 0
-            for _ in range(iterations):
-                report = league.step()
-                restored += len(report.restored)
-                assert len(report.resident) <= max_resident
-            runner_pids = league.algorithm.env_runner_group.foreach_env_runner(
-                lambda runner: os.getpid(), local_env_runner=False)
-            driver = _vm_hwm_kib(os.getpid())
-            runners = sum(_vm_hwm_kib(pid) for pid in runner_pids)
-            played = len({p for m in league.ledger.iter_matches() for p in m.seats} - {MAIN})
+    with (tempfile.TemporaryDirectory() as tmp,
+          LeagueManager(_config(Path(tmp) / "run", max_resident=max_resident, iterations=iterations)) as league):
+        league.step()
+        start = time.perf_counter()
+        for _ in range(snapshots):
+            league.snapshot(MAIN)
+        freeze_s = time.perf_counter() - start
+        restored = 0
+        for _ in range(iterations):
+            report = league.step()
+            restored += len(report.restored)
+            assert len(report.resident) <= max_resident
+        runner_pids = league.algorithm.env_runner_group.foreach_env_runner(
+            lambda runner: os.getpid(), local_env_runner=False)
+        driver = _vm_hwm_kib(os.getpid())
+        runners = sum(_vm_hwm_kib(pid) for pid in runner_pids)
+        played = len({p for m in league.ledger.iter_matches() for p in m.seats} - {MAIN})
     return {"benchmark": "pool_memory", "snapshots": snapshots, "max_resident": max_resident,
             "iterations": iterations, "restored": restored, "opponents_played": played,
             "freeze_s": round(freeze_s, 2), "driver_peak_rss_mib": round(driver / 1024, 1),

@@ -209,7 +209,7 @@ def raw_env_steps_per_s(game: str, steps: int, seed: int) -> float:
     done = 0
     start = time.perf_counter()
     while done < steps:
-        for agent in env.agent_iter():
+        for _agent in env.agent_iter():
             observation, _, terminated, truncated, _ = env.last()
             if terminated or truncated:
                 env.step(None)

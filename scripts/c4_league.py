@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonl import emit
+
 from league.config import LeagueConfig, load_config
 from league.display import report_line
 from league.manager import LeagueManager

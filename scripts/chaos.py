@@ -34,6 +34,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -253,10 +254,8 @@ def restart_embedded(run_dir: Path) -> None:
     entry = json.loads((run_dir / "ledger" / "server.json").read_text())
     pid = int(entry["pid"])
     os.kill(pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(psutil.Error):
         psutil.Process(pid).wait(timeout=10)
-    except psutil.Error:
-        pass
     conf = Path(entry["socket"]).parent / "redis.conf"
     replacement = subprocess.Popen([entry["binary"], str(conf)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
@@ -524,7 +523,7 @@ def check(run: Run) -> dict:
 
     _register_game()  # the run's stored config names it
     state = latest_checkpoint(run.run_dir).state
-    with open_ledger(run.run_dir) as (info, ledger):
+    with open_ledger(run.run_dir) as (_info, ledger):
         progress = ledger.progress()
         matches = list(ledger.iter_matches())
         stored, rated = ledger.ratings()
@@ -606,7 +605,8 @@ def main() -> None:
         "benchmark": "chaos", "seed": args.seed, "ledger": args.ledger, "faults": len(rows),
         "survived": sum(r[2] for r in rows), "kinds": dict(Counter(r[1] for r in rows)),
         "failed": [f"{r[0]}:{r[1]}: {r[3]}" for r in rows if not r[2]], "segments": run.segments,
-        "final_exit": clean_exit, "leftover_processes": leftovers, "minutes": round((time.monotonic() - started) / 60, 1),
+        "final_exit": clean_exit, "leftover_processes": leftovers,
+        "minutes": round((time.monotonic() - started) / 60, 1),
         **result,
     }
     ok = (summary["survived"] == summary["faults"] and clean_exit == 0 and result["lost"] == 0

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from jsonl import emit
+
 from league.config import LeagueConfig, deep_merge, load_config
 from league.manager import MAIN, LeagueManager
 from league.rllib.actors import PolicyActor

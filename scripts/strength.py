@@ -103,7 +103,8 @@ def judge_openspiel(run_dir: Path, export: Path, ended: dict[int, float]) -> dic
     of_export = json_of(league("eval", "--exploitability", str(export), "--json"))
     of_run = json_of(league("eval", "--exploitability", str(run_dir), "--json"))
     status = json_of(league("status", "--run-dir", str(run_dir), "--json"))
-    curve = [{"iteration": m["iteration"], "minutes": round(ended[m["iteration"]], 2) if m["iteration"] in ended else None,
+    curve = [{"iteration": m["iteration"],
+              "minutes": round(ended[m["iteration"]], 2) if m["iteration"] in ended else None,
               **{k: v for k, v in m.items() if k != "iteration"}} for m in status["exploitability"]]
     export_value = of_export["exploitability"]["main"]
     mixture = of_run["exploitability"].get("mixture")

@@ -95,7 +95,7 @@ def test_sigkill_at_five_points_then_resume_loses_and_double_counts_nothing(tmp_
         if point == "ledger_write":
             with open_ledger(run_dir) as (_, ledger):
                 partial = Counter(m.iteration for m in ledger.iter_matches())[iteration]
-            assert 0 < partial, "the kill came before any of the iteration's matches were written"
+            assert partial > 0, "the kill came before any of the iteration's matches were written"
         # The kill came at the named place: the iteration it interrupted was never committed.
         assert _committed(run_dir) == iteration - 1, point
 

@@ -123,7 +123,7 @@ def test_your_own_game_by_import_path_trains_on_a_remote_runner_exports_and_eval
     bot = load_opponent(tmp_path / "export")
     env = mygame.make_env(stones=7)
     env.reset(seed=0)
-    for agent in env.agent_iter():
+    for _agent in env.agent_iter():
         obs, _, terminated, truncated, _ = env.last()
         move = None if terminated or truncated else bot.act(obs["observation"], obs["action_mask"])
         assert move is None or obs["action_mask"][move] == 1

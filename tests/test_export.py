@@ -58,7 +58,7 @@ def _recorded_observations(count: int, seed: int = 0) -> tuple[np.ndarray, np.nd
     while len(observations) < count:
         env = connect_four_v3.env()
         env.reset(seed=game)
-        for agent in env.agent_iter():
+        for _agent in env.agent_iter():
             obs, _, terminated, truncated, _ = env.last()
             if terminated or truncated:
                 env.step(None)
@@ -120,7 +120,7 @@ def test_exported_models_agree_with_the_rllib_policy_without_ray(connect_four, t
         np.testing.assert_array_equal(policy.get_weights()[name], array)
     preprocessor = ModelCatalog.get_preprocessor_for_space(policy.observation_space.original_space)
     flat = np.stack([preprocessor.transform({"observation": o.astype(np.float32), "action_mask": m.astype(np.float32)})
-                     for o, m in zip(observations, masks)])
+                     for o, m in zip(observations, masks, strict=True)])
     _, _, extra = policy.compute_actions(flat, explore=False)
     logits = extra["action_dist_inputs"].astype(np.float64)
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -446,7 +446,7 @@ def _is_pickle(data: bytes) -> bool:
 
     try:
         ops = [op.name for op, _, _ in pickletools.genops(data)]
-    except Exception:
+    except Exception:  # noqa: BLE001 - genops raises ValueError, struct.error, ... on bytes that are no pickle
         return False
     return bool(ops) and ops[-1] == "STOP"
 

@@ -16,11 +16,10 @@ snapshots' Nash mixture must reach exploitability <= 0.05 within 15 minutes.
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from league.cli import app

@@ -153,13 +153,13 @@ def test_a_resumed_nash_matchmaker_league_plays_the_nash_weights_of_its_checkpoi
     with LeagueManager(config) as league:
         league.run(2)
         plan = make_plan(league.matchmaker, league.view(3), num_seats=2, seed=0).for_learner("main")
-        uninterrupted = dict(zip(plan.lineups, plan.probabilities))  # what iteration 3 would play
+        uninterrupted = dict(zip(plan.lineups, plan.probabilities, strict=True))  # what iteration 3 would play
     measured = json.loads(runner.invoke(app, ["eval", "--exploitability", str(config.run_dir), "--json"]).output)
     nash = {(k,): w for k, w in measured["mixture_weights"].items() if w > 0}
     assert uninterrupted == pytest.approx(nash) and len(nash) >= 1
     with LeagueManager.resume(config.run_dir) as league:
         plan = league.plan.for_learner("main")
-        assert dict(zip(plan.lineups, plan.probabilities)) == pytest.approx(nash)
+        assert dict(zip(plan.lineups, plan.probabilities, strict=True)) == pytest.approx(nash)
         report = league.step()
     assert report.iteration == 3 and set(report.exploitability) == {"main", MIXTURE}
 

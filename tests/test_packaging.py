@@ -62,7 +62,7 @@ def test_dependencies_are_ranges_and_ci_pins_this_machines_cpu_torch():
     constraints = (ROOT / "constraints" / "ci.txt").read_text()
     assert re.search(r"^torch==2\.13\.0\+cpu$", constraints, re.M)
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r'pip install .*-c constraints/ci\.txt -e "\.\[test,tf\]"', ci)
+    assert re.search(r'pip install .*-c constraints/ci\.txt -e "\.\[test,tf,lint\]"', ci)
 
 
 def test_python_versions_and_the_one_version_source():

@@ -13,6 +13,7 @@ from uniform, averaged over the four observations (see the script's docstring).
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import rps_nash  # noqa: E402
+import rps_nash
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -29,7 +30,7 @@ def test_naive_self_play_keeps_cycling():
     records = rps_nash.run("selfplay", 40, seed=0, quiet=True)
     summary = rps_nash.summary(records)
     favourites = [int(np.argmax(r["policy_after_none"])) for r in records[5:]]
-    changes = sum(a != b for a, b in zip(favourites, favourites[1:]))
+    changes = sum(a != b for a, b in itertools.pairwise(favourites))
     # It never settles: the favourite opening move keeps changing and TV swings far from uniform.
     assert changes >= 3, favourites
     assert summary["tv_max_after_5"] >= 0.1, summary

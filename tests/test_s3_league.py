@@ -52,8 +52,8 @@ def test_forty_snapshots_on_s3_with_four_resident(tmp_path, s3_server, s3_bucket
     assert status["trainable_players"] == 2
     assert status["resident_policies"] <= 4 + 2
     assert status["snapshot_uri"] == uri and status["unusable"] == {}
-    # Anchor games are matches too (each snapshot vs random). RLlib reports an episode's metrics when its sampler next yields, which can be one
-    # iteration after the match ended (and was recorded); at most one per sub-env.
+    # Anchor games are matches too (each snapshot vs random). RLlib reports an episode's metrics when its sampler
+    # next yields, which can be one iteration after the match ended (and was recorded); at most one per sub-env.
     assert 0 <= status["matches"] - status["episodes"] - status["anchor_matches"] <= 4
 
     s3 = boto3.client("s3", endpoint_url=s3_server)

@@ -117,7 +117,8 @@ def test_the_tf_model_gives_illegal_actions_exactly_zero_probability_and_matches
     # League's canonical layout is the torch model's: names, shapes, and the same function of them.
     torch_model = ActionMaskModel(space, actions, 7, {}, "torch_model", hiddens=[32, 16], activation=activation)
     canonical = tf_model.canonical_weights()
-    assert {k: v.shape for k, v in canonical.items()} == {k: tuple(v.shape) for k, v in torch_model.state_dict().items()}
+    assert {k: v.shape for k, v in canonical.items()} == {
+        k: tuple(v.shape) for k, v in torch_model.state_dict().items()}
     torch_model.load_state_dict({k: torch.as_tensor(v) for k, v in canonical.items()})
     with torch.no_grad():
         torch_logits, _ = torch_model.forward({"obs": {"observation": torch.as_tensor(boards),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,7 +12,7 @@ from league.cli.errors import reports_errors
 
 @reports_errors
 def list_envs(
-    show: Annotated[Optional[str], typer.Option(
+    show: Annotated[str | None, typer.Option(
         "--show", metavar="NAME", help="Show one game and the recipe `league run --game NAME` applies to it "
                                        "(a TOML config you can copy).")] = None,
 ) -> None:
@@ -40,9 +40,9 @@ def list_envs(
 
 def _show(console: Console, name: str) -> None:
     """One game's description and its recipe's TOML (or a line saying League's defaults apply)."""
-    import envs
     from rich.syntax import Syntax  # here: pygments, which every other command would import too
 
+    import envs
     from league.recipes import recipe_for
 
     spec = envs.get_spec(name)  # an unknown game: UnknownGameError, one line and exit 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,17 +17,17 @@ from league.errors import UsageError
 
 @reports_errors
 def evaluate(
-    a: Annotated[Optional[str], typer.Argument(
+    a: Annotated[str | None, typer.Argument(
         help="Player A: export folder, RUN_DIR:PLAYER_ID, random, heuristic or alphabeta-1 ... "
              "alphabeta-6.")] = None,
-    b: Annotated[Optional[str], typer.Argument(help="Player B, in the same forms.")] = None,
+    b: Annotated[str | None, typer.Argument(help="Player B, in the same forms.")] = None,
     games: Annotated[int, typer.Option(min=1, help="Games to play; seats alternate.")] = 200,
-    game: Annotated[Optional[str], typer.Option(help="Game, when neither player says (random vs random).")] = None,
+    game: Annotated[str | None, typer.Option(help="Game, when neither player says (random vs random).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed: game k uses env seed seed+k.")] = 0,
     explore: Annotated[bool, typer.Option(
         "--explore", help="Exported players sample moves instead of playing greedily.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    exploitability: Annotated[Optional[Path], typer.Option(
+    exploitability: Annotated[Path | None, typer.Option(
         "--exploitability", metavar="PATH",
         help="Instead of games: the exact exploitability of an export folder's agent, or of a run folder's "
              "trainable players and of the Nash mixture of its snapshots (OpenSpiel games).")] = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,9 +15,9 @@ def play(
     out: Annotated[Path, typer.Argument(
         help="An export folder (from `league export`), or a scripted player: random, heuristic, "
              "alphabeta-1 ... alphabeta-6.")],
-    seat: Annotated[Optional[int], typer.Option(min=1, help="Your seat (1 moves first); asked if not given.")] = None,
+    seat: Annotated[int | None, typer.Option(min=1, help="Your seat (1 moves first); asked if not given.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Env seed (and a scripted player's tie-breaks).")] = 0,
-    game: Annotated[Optional[str], typer.Option(
+    game: Annotated[str | None, typer.Option(
         help="Game, for a scripted player that plays more than one (alphabeta-N: connect_four, "
              "tictactoe).")] = None,
 ) -> None:

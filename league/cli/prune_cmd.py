@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,8 +15,8 @@ from league.errors import UsageError
 @reports_errors
 def prune(
     run_dir: Annotated[Path, typer.Option(envvar="LEAGUE_RUN_DIR", help="The run's folder.")],
-    keep_last: Annotated[Optional[int], typer.Option(min=0, help="Keep the newest N snapshots.")] = None,
-    keep_top: Annotated[Optional[int], typer.Option(min=0, help="Also keep the K best snapshots by Elo.")] = None,
+    keep_last: Annotated[int | None, typer.Option(min=0, help="Keep the newest N snapshots.")] = None,
+    keep_top: Annotated[int | None, typer.Option(min=0, help="Also keep the K best snapshots by Elo.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Only list what would be removed.")] = False,
 ) -> None:

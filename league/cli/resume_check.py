@@ -8,9 +8,10 @@ and the given one (issue 22).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from league.config import LeagueConfig, deep_merge, load_config, read_toml
 from league.errors import UsageError

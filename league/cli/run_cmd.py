@@ -6,7 +6,7 @@ import contextlib
 import enum
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -38,30 +38,30 @@ FLAGS = {"game": "--game", "iterations": "--iterations", "minutes": "--minutes",
 @reports_errors
 def run(
     ctx: typer.Context,
-    config_file: Annotated[Optional[Path], typer.Argument(help="TOML config file; flags override its values.")] = None,
-    game: Annotated[Optional[str], typer.Option(help="Game to train on (see `league envs`).")] = None,
-    iterations: Annotated[Optional[int], typer.Option(help="League iterations to run.")] = None,
+    config_file: Annotated[Path | None, typer.Argument(help="TOML config file; flags override its values.")] = None,
+    game: Annotated[str | None, typer.Option(help="Game to train on (see `league envs`).")] = None,
+    iterations: Annotated[int | None, typer.Option(help="League iterations to run.")] = None,
     # Text, checked by the config like every value, so a bad one is a one-line error naming --minutes.
-    minutes: Annotated[Optional[str], typer.Option(
+    minutes: Annotated[str | None, typer.Option(
         metavar="MINUTES", show_default=False,
         help="Time budget in minutes (30, 2.5): stop, checkpointed, after the first iteration that ends past "
              "it (with --iterations, whichever comes first; alone, no iteration limit). A resume gets a fresh "
              "budget.")] = None,
-    run_dir: Annotated[Optional[Path], typer.Option(
+    run_dir: Annotated[Path | None, typer.Option(
         envvar="LEAGUE_RUN_DIR", help="Folder for the run's files (default: the config's run_dir).")] = None,
-    redis_url: Annotated[Optional[str], typer.Option(
+    redis_url: Annotated[str | None, typer.Option(
         envvar="LEAGUE_REDIS_URL",
         help="External Redis (redis://...); default: embedded. With --resume: the run's URL with its password "
              "(run.json keeps it redacted; or set LEAGUE_REDIS_URL or REDIS_PASSWORD).")] = None,
-    num_env_runners: Annotated[Optional[int], typer.Option(help="Remote env runners (0: sample in the driver).")] = None,
-    address: Annotated[Optional[str], typer.Option(
+    num_env_runners: Annotated[int | None, typer.Option(help="Remote env runners (0: sample in the driver).")] = None,
+    address: Annotated[str | None, typer.Option(
         help="Join an existing Ray cluster: 'auto' or ray://HOST:PORT (default: start a local Ray).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Run seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Run seed.")] = None,
     framework: Annotated[Framework | None, typer.Option(
         help="Framework of the trainable players (training.framework; tf2 needs pip install 'league\\[tf]').")] = None,
-    snapshot_uri: Annotated[Optional[str], typer.Option(
+    snapshot_uri: Annotated[str | None, typer.Option(
         help="Snapshot store: a folder or s3://bucket/prefix (default: <run-dir>/snapshots).")] = None,
-    max_resident_opponents: Annotated[Optional[int], typer.Option(
+    max_resident_opponents: Annotated[int | None, typer.Option(
         help="Most frozen players held in memory at once; the rest wait in the snapshot store.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a run already in --run-dir.")] = False,
     resume: Annotated[bool, typer.Option(
@@ -134,7 +134,7 @@ def _hold_notices(verbose: bool) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext() if verbose else filtered_stderr()
 
 
-def _resume(config_file: Optional[Path], overrides: dict[str, Any], quiet: bool, verbose: bool, *,
+def _resume(config_file: Path | None, overrides: dict[str, Any], quiet: bool, verbose: bool, *,
             overwrite: bool, from_scratch: bool) -> None:
     from league.cli.resume_check import resume_target
     from league.errors import UsageError
@@ -163,7 +163,7 @@ def _resume(config_file: Optional[Path], overrides: dict[str, Any], quiet: bool,
     _train(manager, console, quiet)
 
 
-def _limits(config: "LeagueConfig") -> str:
+def _limits(config: LeagueConfig) -> str:
     """``30 iterations``, ``at most 5 minutes`` or both: what stops the run."""
     iterations = None if config.iterations is None else f"{config.iterations} iterations"
     minutes = None if config.minutes is None else f"{config.minutes:g} minutes"
@@ -172,7 +172,7 @@ def _limits(config: "LeagueConfig") -> str:
     return iterations or f"at most {minutes}"
 
 
-def _train(manager: "LeagueManager", console: Console, quiet: bool) -> None:
+def _train(manager: LeagueManager, console: Console, quiet: bool) -> None:
     from league.budget import StopReason
     from league.display import LiveView, report_line
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from league.cli.errors import reports_errors
 def status(
     run_dir: Annotated[Path, typer.Option(envvar="LEAGUE_RUN_DIR", help="The run's folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    redis_url: Annotated[Optional[str], typer.Option(
+    redis_url: Annotated[str | None, typer.Option(
         help="The run's Redis URL with its password (run.json keeps it redacted; or set LEAGUE_REDIS_URL "
              "or REDIS_PASSWORD).")] = None,
 ) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -77,14 +78,14 @@ class LeagueConfig(Section):
         return data
 
     @model_validator(mode="after")
-    def _a_run_has_a_limit(self) -> "LeagueConfig":
+    def _a_run_has_a_limit(self) -> LeagueConfig:
         if self.iterations is None and self.minutes is None:
             raise ValueError("iterations: None runs without an iteration limit and needs minutes "
                              "(a time budget)")
         return self
 
     @model_validator(mode="after")
-    def _scripted_players_fit_the_game(self, info: ValidationInfo) -> "LeagueConfig":
+    def _scripted_players_fit_the_game(self, info: ValidationInfo) -> LeagueConfig:
         named = (("roster.scripted", self.roster.scripted or ()), ("evaluation.opponent", (self.evaluation.opponent,)),
                  ("evaluation.references", self.evaluation.references or ()))
         check_scripted_players_play(self.game, named)
@@ -96,7 +97,7 @@ class LeagueConfig(Section):
         return self
 
     @model_validator(mode="after")
-    def _conv_model_needs_a_board(self, info: ValidationInfo) -> "LeagueConfig":
+    def _conv_model_needs_a_board(self, info: ValidationInfo) -> LeagueConfig:
         if self.training.model == "conv" and not is_stored_run(info):  # a stored run's game was checked at its start
             check_conv_board(self.game, self.env_config)
         return self

@@ -8,10 +8,11 @@ from (the flag that set it, or the file).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
-
 import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from pydantic import ValidationError
 
 from league.config.league_config import LeagueConfig
@@ -170,7 +171,7 @@ def load_config(path: Path | None, overrides: Mapping[str, Any] | None = None, *
     return validate_config(data, overrides, base_source=source, flags=flags)
 
 
-def recipe_for_config(data: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> "Recipe | None":
+def recipe_for_config(data: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Recipe | None:
     """The recipe of the game a TOML file's ``data`` and its ``overrides`` name (the default game if neither).
 
     Example:

@@ -168,7 +168,7 @@ class MainRules(_RoleRules):
         "through the PFSP share, among every frozen player).")
 
     @model_validator(mode="after")
-    def _shares_sum_to_one(self) -> "MainRules":
+    def _shares_sum_to_one(self) -> MainRules:
         total = self.self_play + self.pfsp + self.exploiters_and_forgotten + self.scripted
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"self_play + pfsp + exploiters_and_forgotten + scripted must sum to 1, got {total:g}")
@@ -210,8 +210,9 @@ class MatchmakingConfig(Section):
 
     def role_rules(self, role: Role) -> MainRules | MainExploiterRules | LeagueExploiterRules:
         """The rules section of a trainable ``role``."""
-        sections = {Role.MAIN: self.main, Role.MAIN_EXPLOITER: self.main_exploiter,
-                    Role.LEAGUE_EXPLOITER: self.league_exploiter}
+        sections: dict[Role, MainRules | MainExploiterRules | LeagueExploiterRules] = {
+            Role.MAIN: self.main, Role.MAIN_EXPLOITER: self.main_exploiter,
+            Role.LEAGUE_EXPLOITER: self.league_exploiter}
         if role not in sections:
             raise ValueError(f"role {role.value!r} does not learn and has no matchmaking rules")
         return sections[role]

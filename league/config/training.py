@@ -94,7 +94,7 @@ class TrainingConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _minibatch_fits_the_batch(self) -> "TrainingConfig":
+    def _minibatch_fits_the_batch(self) -> TrainingConfig:
         # RLlib's PPO refuses this only when the Algorithm is built, after the run folder exists.
         minibatch = self.minibatch_size if self.minibatch_size is not None else PPO_DEFAULTS["minibatch_size"]
         if self.algorithm == "PPO" and minibatch > self.train_batch_size:
@@ -120,7 +120,7 @@ class TrainingConfig(Section):
         return {"hiddens": list(self.hiddens), "activation": self.activation}
 
     @model_validator(mode="after")
-    def _fields_the_algorithm_has(self) -> "TrainingConfig":
+    def _fields_the_algorithm_has(self) -> TrainingConfig:
         problems = []
         for name in sorted(set(PPO_DEFAULTS) - ALGORITHM_FIELDS[self.algorithm]):
             value = getattr(self, name)

@@ -13,11 +13,15 @@ with the one-line message pydantic reports for the field.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationInfo
 
 from league.errors import UnknownGameError, UsageError
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 #: Validation context key: the config is a stored run's (``run.json``), read by ``league status``, ``report``,
 #: ``prune`` and the like. The checks that depend on this Python rather than on the values (an installed
@@ -112,10 +116,10 @@ def check_conv_board(game: str, env_config: Mapping[str, Any]) -> None:
 
     try:
         env = envs.make(game, **env_config)
-    except Exception as e:  # each game's constructor raises its own errors for a bad env_config
+    except Exception as e:  # noqa: BLE001 - each game's constructor raises its own errors for a bad env_config
         raise ValueError(f"training.model: 'conv' needs {game!r}'s observation shape, but the game does "
                          f"not build with env_config {env_config!r} ({type(e).__name__}: {e})") from None
-    shape = tuple(env.observation_space["observation"].shape)
+    shape = tuple(cast("gym.spaces.Box", env.observation_space["observation"]).shape)  # League's observation: a Box
     env.close()
     if len(shape) != 3:
         raise ValueError(f"training.model: 'conv' needs a grid observation Box(H, W, C), but {game!r} "

@@ -8,7 +8,8 @@ run's progress. Payoff, ratings and matchmaking weights are derived from it.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from league.types import MatchId, MatchRecord, PairCounts, PlayerId, PlayerRecord
 
@@ -154,5 +155,5 @@ class Ledger(abc.ABC):
     def server(self) -> str:
         """What serves the ledger, for status output (e.g. ``"redis 6.2.12"``)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op default on purpose: only some backends hold connections
         """Release connections (no-op unless a backend holds some)."""

@@ -15,8 +15,9 @@ key order, separators and number formats included.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, fields
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from league.types import MatchId, MatchRecord, Outcome, PairCounts, PlayerId, PlayerRecord, Role
 

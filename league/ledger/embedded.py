@@ -34,6 +34,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,7 +190,7 @@ class EmbeddedRedis:
     # -- starting ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _start_lock(self):
+    def _start_lock(self) -> Iterator[None]:
         fd = os.open(self.data_dir / ".server.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

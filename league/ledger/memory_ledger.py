@@ -17,8 +17,9 @@ tables makes every call atomic across threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from league.faults import kill_point
 from league.ledger import codec
@@ -224,7 +225,7 @@ class MemoryLedger(Ledger):
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, together."""
-        encoded = {player: codec.rating_to_json(rating) for player, rating in ratings.items()}
+        encoded: dict[str, str] = {player: codec.rating_to_json(rating) for player, rating in ratings.items()}
         with self._data.lock:
             self._data.ratings = encoded
             self._data.ratings_cursor = int(matches_rated)

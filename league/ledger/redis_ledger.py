@@ -27,10 +27,12 @@ idempotent a retried write that had in fact landed changes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -111,6 +113,8 @@ def _counts(raw: Mapping[bytes, bytes]) -> PairCounts:
     return codec.counts_from_fields(lambda name: int(raw.get(name.encode(), 0)))
 
 
+# The clients League opens never set decode_responses, so every reply is bytes; redis-py types replies
+# bytes | str (it cannot know), hence the casts to bytes where a reply is read.
 def connect(url: str, *, timeout_s: float = 5.0) -> redis.Redis:
     """A Redis client for ``url`` that fails fast instead of hanging.
 
@@ -241,7 +245,7 @@ class RedisLedger(Ledger):
             chunk = matches[start:start + self.write_batch]
             payload = json.dumps([[self._key("match", match.match_id), match_to_json(match, self.run_id),
                                    match.match_id, *self._match_counters(match)] for match in chunk])
-            added += int(self._call("record matches", lambda: self._record(keys=keys, args=[payload])))
+            added += int(self._call("record matches", functools.partial(self._record, keys=keys, args=[payload])))
             if start + self.write_batch < len(matches):
                 kill_point("ledger_write", chunk[0].iteration)
         return added
@@ -255,20 +259,21 @@ class RedisLedger(Ledger):
         removed = 0
         while True:
             def newest() -> list[bytes]:
-                return self._client.lrange(self._key("matches"), max(position, 0), -1)
+                return cast(list[bytes], self._client.lrange(self._key("matches"), max(position, 0), -1))
 
             ids = self._call("list matches", newest)
             if not ids:
                 return removed
-            raws = self._call("read matches", lambda: self._client.mget([self._key("match", i.decode()) for i in ids]))
-            for match_id, raw in zip(reversed(ids), reversed(raws)):
+            raws = self._call("read matches",
+                              functools.partial(self._client.mget, [self._key("match", i.decode()) for i in ids]))
+            for match_id, raw in zip(reversed(ids), reversed(raws), strict=True):
                 if raw is None:  # a match key without its record cannot be written by _RECORD_SCRIPT
                     raise LedgerUnavailable(f"ledger {self.run_id!r} lists match {match_id.decode()!r} "
                                             "but holds no record of it")
                 keys, fields = self._match_updates(match_from_json(raw))
                 fields[0] = self._key("pair", "")
                 removed += int(self._call("take back a match",
-                                          lambda: self._truncate(keys=keys, args=fields)))
+                                          functools.partial(self._truncate, keys=keys, args=fields)))
 
     def match_count(self) -> int:
         """Number of distinct matches stored."""
@@ -281,12 +286,12 @@ class RedisLedger(Ledger):
 
     def iter_matches(self, start: int = 0, batch: int = 1000) -> Iterable[MatchRecord]:
         """Every stored match from position ``start`` on, oldest first, fetched in batches."""
-        while True:
-            def fetch() -> list[bytes]:
-                ids = self._client.lrange(self._key("matches"), start, start + batch - 1)
-                return self._client.mget([self._key("match", i.decode()) for i in ids]) if ids else []
+        def fetch(start: int) -> list[bytes]:
+            ids = cast(list[bytes], self._client.lrange(self._key("matches"), start, start + batch - 1))
+            return cast(list[bytes], self._client.mget([self._key("match", i.decode()) for i in ids])) if ids else []
 
-            raws = self._call("read matches", fetch)
+        while True:
+            raws = self._call("read matches", functools.partial(fetch, start))
             if not raws:
                 return
             for raw in raws:
@@ -295,12 +300,13 @@ class RedisLedger(Ledger):
 
     def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
         """Counters of ``player``'s matches against ``opponent``."""
-        return _counts(self._call("read a pair", lambda: self._client.hgetall(self._pair_key(player, opponent))))
+        return _counts(self._call("read a pair", lambda: cast(dict[bytes, bytes],
+                                                               self._client.hgetall(self._pair_key(player, opponent)))))
 
     def payoff_counts(self) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
         """Counters of every ordered pair of players that met."""
         def read() -> tuple[list[str], list[Mapping[bytes, bytes]]]:
-            pairs = sorted(p.decode() for p in self._client.smembers(self._key("pairs")))
+            pairs = sorted(p.decode() for p in cast(set[bytes], self._client.smembers(self._key("pairs"))))
             pipe = self._client.pipeline(transaction=False)
             for pair in pairs:
                 pipe.hgetall(self._key("pair", pair))
@@ -308,7 +314,7 @@ class RedisLedger(Ledger):
 
         pairs, raws = self._call("read the payoff", read)
         out = {}
-        for pair, raw in zip(pairs, raws):
+        for pair, raw in zip(pairs, raws, strict=True):
             player, opponent = pair.split("|")
             out[(PlayerId(player), PlayerId(opponent))] = _counts(raw)
         return out
@@ -332,7 +338,8 @@ class RedisLedger(Ledger):
                 if player in wanted:
                     entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
                     entry[outcome] = entry.get(outcome, 0) + int(value)
-        return {pair: codec.counts_from_fields(lambda name: c.get(name, 0)) for pair, c in totals.items()}
+        # The lambda runs inside counts_from_fields, before the comprehension moves on.
+        return {pair: codec.counts_from_fields(lambda name: c.get(name, 0)) for pair, c in totals.items()}  # noqa: B023
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, in one transaction."""
@@ -360,7 +367,8 @@ class RedisLedger(Ledger):
 
     def games_played(self) -> dict[PlayerId, int]:
         """Matches each player took part in."""
-        raw = self._call("read games played", lambda: self._client.hgetall(self._key("games")))
+        raw = self._call("read games played",
+                         lambda: cast(dict[bytes, bytes], self._client.hgetall(self._key("games"))))
         return {PlayerId(k.decode()): int(v) for k, v in raw.items()}
 
     def save_player(self, player: PlayerRecord) -> None:
@@ -372,8 +380,8 @@ class RedisLedger(Ledger):
     def players(self) -> list[PlayerRecord]:
         """The roster, in the order players joined."""
         def read() -> tuple[list[str], Mapping[bytes, bytes]]:
-            order = [i.decode() for i in self._client.lrange(self._key("roster"), 0, -1)]
-            return order, self._client.hgetall(self._key("players"))
+            order = [i.decode() for i in cast(list[bytes], self._client.lrange(self._key("roster"), 0, -1))]
+            return order, cast(dict[bytes, bytes], self._client.hgetall(self._key("players")))
 
         order, raw = self._call("read the roster", read)
         return [codec.player_from_json(raw[player_id.encode()]) for player_id in order]
@@ -408,13 +416,16 @@ class RedisLedger(Ledger):
 
     def unusable(self) -> dict[PlayerId, str]:
         """Players marked unusable, with the reason."""
-        raw = self._call("read unusable snapshots", lambda: self._client.hgetall(self._key("unusable")))
+        raw = self._call("read unusable snapshots",
+                         lambda: cast(dict[bytes, bytes], self._client.hgetall(self._key("unusable"))))
         return {PlayerId(k.decode()): v.decode() for k, v in raw.items()}
 
     def set_progress(self, **counters: int) -> None:
         """Record how far the run got (any of :data:`~league.ledger.base.PROGRESS_FIELDS`)."""
         check_progress_fields(counters)
-        self._call("save progress", lambda: self._client.hset(self._key("progress"), mapping=counters))
+        # A fresh dict: redis-py types the mapping with its own key type (a dict's keys are invariant).
+        self._call("save progress", lambda: self._client.hset(self._key("progress"),
+                                                              mapping={k: v for k, v in counters.items()}))
 
     def progress(self) -> dict[str, int]:
         """Every counter of :data:`~league.ledger.base.PROGRESS_FIELDS` as last recorded (0 if never)."""
@@ -439,7 +450,8 @@ class RedisLedger(Ledger):
         """
         def write() -> None:
             for key in (self._key("evaluations"), self._key("exploitability")):
-                names = [n for n in self._client.hkeys(key) if codec.iteration_of_key(n.decode()) > iteration]
+                names = [n for n in cast(list[bytes], self._client.hkeys(key))
+                         if codec.iteration_of_key(n.decode()) > iteration]
                 if names:
                     self._client.hdel(key, *names)
 

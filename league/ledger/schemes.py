@@ -13,7 +13,8 @@ loads the other's dependencies (``redis`` for the memory ledger).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from league.errors import ConfigError

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 #: Fields a recipe may not set: how long a run trains, and where it lives, belong to the user.
 NOT_IN_A_RECIPE: frozenset[str] = frozenset({"iterations", "minutes", "run_dir", "redis_url", "seed"})

@@ -6,7 +6,7 @@ import numpy as np
 from ray.rllib.policy.policy import Policy
 
 from envs.encoding import ACTION_MASK_KEY, OBSERVATION_KEY
-from league.rllib.weights import is_tf
+from league.rllib.weights import is_tf, model_of
 
 
 class PolicyActor:
@@ -22,7 +22,7 @@ class PolicyActor:
     """
 
     def __init__(self, policy: Policy, *, explore: bool, rng: np.random.Generator) -> None:
-        self._model = policy.model
+        self._model = model_of(policy)
         self._tf = is_tf(policy)
         self._explore = explore
         self._rng = rng

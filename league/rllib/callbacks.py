@@ -16,14 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 from league.faults import kill_point
 from league.payoff import learner_tallies
 from league.rllib.mapping import is_mirror, player_of
-from league.trainer import LedgerSpec, RunnerOutput  # noqa: F401 - re-exported
+from league.trainer import LedgerSpec, RunnerOutput  # also re-exported
 from league.types import MatchId, MatchRecord, PlayerId
 
 _START_KEY = "league_start_time"

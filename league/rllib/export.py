@@ -29,8 +29,9 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -41,7 +42,7 @@ from ray.rllib.policy.policy import Policy
 
 from agents.models import model_config_for, register_models
 from league.errors import UsageError
-from league.rllib.weights import is_tf, set_named_weights
+from league.rllib.weights import is_tf, model_of, set_named_weights
 
 #: Every format ``league export`` knows; each goes to the folder of its name.
 FORMATS = ("rllib", "torchscript", "savedmodel", "onnx")
@@ -55,7 +56,7 @@ MODEL_FORMAT = {"torch": "torchscript", "tf2": "savedmodel"}
 
 def available_formats(framework: str) -> tuple[str, ...]:
     """The formats a ``framework`` player can be exported in with what this Python has installed."""
-    formats = FRAMEWORK_FORMATS[framework]
+    formats: tuple[str, ...] = FRAMEWORK_FORMATS[framework]
     if framework == "tf2" and importlib.util.find_spec("tf2onnx") is None:
         formats = tuple(f for f in formats if f != "onnx")
     return formats
@@ -106,7 +107,7 @@ def build_policy(observation_space: gym.Space, action_space: gym.Space, model_co
 
 def input_layout(observation_space: gym.spaces.Dict) -> list[tuple[str, list[int]]]:
     """The order and shapes in which RLlib flattens the observation dict (keys sorted)."""
-    return [(key, list(space.shape)) for key, space in observation_space.spaces.items()]
+    return [(key, list(cast(gym.spaces.Box, space).shape)) for key, space in observation_space.spaces.items()]
 
 
 class _BareModel(torch.nn.Module):
@@ -124,12 +125,13 @@ def _tf_bare_model(policy: Policy) -> Any:
     """A ``tf.Module`` whose ``serve(obs)`` (flat) gives ``{"output": masked logits}`` of a TF2 policy's model."""
     import tensorflow as tf
 
-    model = policy.model
+    model = model_of(policy)
     module = tf.Module(name="league_model")
     module.base_model = model.base_model  # tracks the variables the function reads
     module.serve = tf.function(
         lambda obs: {"output": model({"obs": obs}, [], None)[0]},  # RLlib's dict restore + forward
-        input_signature=[tf.TensorSpec([None, int(policy.observation_space.shape[0])], tf.float32, name="obs")])
+        input_signature=[tf.TensorSpec([None, int(cast(gym.spaces.Box, policy.observation_space).shape[0])],
+                                       tf.float32, name="obs")])
     return module
 
 
@@ -184,7 +186,7 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
         target = out / "torchscript" / "model.pt"
         target.parent.mkdir(parents=True, exist_ok=True)
         example = torch.as_tensor(np.stack([policy.observation_space.sample() for _ in range(2)]))
-        bare = _BareModel(policy.model).eval()
+        bare = _BareModel(model_of(policy)).eval()
         with torch.no_grad(), warnings.catch_warnings():
             # RLlib's dict restore checks the input's width in Python; it is fixed, so the trace holds.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -197,7 +199,9 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
 
         target = out / "savedmodel"
         shutil.rmtree(target, ignore_errors=True)
-        tf.saved_model.save(tf_module, str(target), signatures={"serving_default": tf_module.serve.get_concrete_function()})
+        assert tf_module is not None  # check_formats: savedmodel is a tf2 format
+        tf.saved_model.save(tf_module, str(target),
+                            signatures={"serving_default": tf_module.serve.get_concrete_function()})
         written += sorted(p for p in target.rglob("*") if p.is_file())
     if "onnx" in formats:
         target = out / "onnx"
@@ -206,6 +210,7 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
             import tf2onnx
 
             target.mkdir(parents=True)
+            assert tf_module is not None  # built above for a tf2 onnx export
             tf2onnx.convert.from_function(tf_module.serve, input_signature=tf_module.serve.input_signature,
                                           opset=opset, output_path=str(target / "model.onnx"))
         else:

@@ -25,7 +25,8 @@ values, distribution inputs and log-likelihoods, same dtypes).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -95,8 +96,8 @@ def fast_path_applies(policy: Any) -> bool:
     """
     try:
         from ray.rllib.policy.torch_policy_v2 import TorchPolicyV2
-        from ray.rllib.utils.exploration.stochastic_sampling import StochasticSampling
         from ray.rllib.utils.annotations import is_overridden
+        from ray.rllib.utils.exploration.stochastic_sampling import StochasticSampling
     except ImportError:  # pragma: no cover - torch missing: no torch policies either
         return False
     return (isinstance(policy, TorchPolicyV2) and policy.model is not None and not policy.is_recurrent()

@@ -19,10 +19,12 @@ rebuilt from league state rather than restored from a pickled function.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import AbstractSet, Any, Sequence
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from league.matchmaking import Match, MatchPlan
-from league.player_ids import MIRROR_SUFFIX, mirror_id  # noqa: F401 - mirror_id re-exported
+from league.player_ids import MIRROR_SUFFIX, mirror_id  # mirror_id: also re-exported
 from league.types import PlayerId
 
 #: Decisions kept per runner; only episodes still running need theirs.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import ray
@@ -26,7 +27,7 @@ def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
     _forget_previous_job()
     if address is not None:
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=True, runtime_env=_runtime_env())
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=True, runtime_env=_runtime_env())
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise LeagueError(f"could not join the Ray cluster at resources.address={address!r}: {e}") from e
         return True
@@ -36,7 +37,7 @@ def ensure_ray(num_cpus: int, address: str | None = None) -> bool:
         address="local",
         num_cpus=num_cpus,
         include_dashboard=False,
-        logging_level="ERROR",
+        logging_level=logging.ERROR,
         log_to_driver=True,
         runtime_env=_quiet_workers(),
     )

@@ -50,11 +50,12 @@ import random
 import sys
 import time
 from collections import defaultdict
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
-from ray.rllib.evaluation.metrics import RolloutMetrics
+from ray.rllib.evaluation.metrics import RolloutMetrics as _RolloutMetrics
 from ray.rllib.evaluation.rollout_worker import RolloutWorker
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
@@ -62,6 +63,11 @@ from league.errors import ConfigError
 from league.rllib.inference import Actor, batched_actor
 from league.rllib.mapping import is_mirror, player_of
 from league.rllib.trajectories import TerminalRows, TrajectoryBuffer, computes_stock_gae, concat_trajectories
+
+if TYPE_CHECKING:
+    from ray.rllib.policy.policy_map import PolicyMap
+
+    from league.rllib.callbacks import MatchRecorder
 
 _log = logging.getLogger(__name__)
 
@@ -87,7 +93,7 @@ def observation_flattener(space: gym.Space) -> Callable[[Any, np.ndarray], None]
         layout = []
         offset = 0
         for key in sorted(space.spaces):
-            size = int(np.prod(space.spaces[key].shape))
+            size = int(np.prod(cast(gym.spaces.Box, space.spaces[key]).shape))
             layout.append((key, offset, offset + size))
             offset += size
 
@@ -107,6 +113,23 @@ def observation_flattener(space: gym.Space) -> Callable[[Any, np.ndarray], None]
     return lambda observation, row: preprocessor.write(observation, row, 0)
 
 
+#: RLlib's per-episode metrics record: a namedtuple RLlib wraps in a decorator, so mypy sees neither
+#: a class nor its fields (the records are typed as the tuples they are).
+RolloutMetrics: Any = _RolloutMetrics
+
+
+def _policies(worker: RolloutWorker) -> PolicyMap:
+    """The runner's policy map (RolloutWorker types it Optional; a runner that samples has one)."""
+    policies = worker.policy_map
+    assert policies is not None
+    return policies
+
+
+def _recorder(worker: RolloutWorker) -> MatchRecorder:
+    """The runner's callbacks: League's match recorder, which the league sampler runs under."""
+    return cast("MatchRecorder", worker.callbacks)
+
+
 class _EpisodeHandle:
     """What a policy mapping function reads of an episode (its id), as RLlib's episode object offers it."""
 
@@ -120,8 +143,8 @@ class _EpisodeHandle:
 class _Episode:
     """One sub-environment's episode in flight."""
 
-    __slots__ = ("handle", "seats", "agent_index", "trajectories", "current", "to_act", "returns", "length",
-                 "started")
+    __slots__ = ("agent_index", "current", "handle", "length", "returns", "seats", "started", "to_act",
+                 "trajectories")
 
     def __init__(self, episode_id: int) -> None:
         self.handle = _EpisodeHandle(episode_id)
@@ -153,13 +176,13 @@ class LockstepSampler:
         self._seat_order = list(getattr(base_env.get_sub_environments()[0], "possible_agents", None) or [])
         self._flatteners: dict[str, tuple[int, Callable[[Any, np.ndarray], None]]] = {}
         self._pool: dict[tuple[str, int], list[TrajectoryBuffer]] = defaultdict(list)
-        self._metrics: list[RolloutMetrics] = []
+        self._metrics: list[tuple[Any, ...]] = []
         self._unroll_id = 0
         from ray.rllib.algorithms.impala import IMPALAConfig  # APPOConfig is one too
 
         self._learns_while_sampling = isinstance(worker.config, IMPALAConfig)
 
-    def pop_metrics(self) -> list[RolloutMetrics]:
+    def pop_metrics(self) -> list[tuple[Any, ...]]:
         """RLlib's per-episode metrics of the episodes finished since the last call."""
         out, self._metrics = self._metrics, []
         return out
@@ -167,7 +190,7 @@ class LockstepSampler:
     def _flattener(self, policy_id: str) -> tuple[int, Callable[[Any, np.ndarray], None]]:
         entry = self._flatteners.get(policy_id)
         if entry is None:
-            policy = self._worker.policy_map[policy_id]
+            policy = _policies(self._worker)[policy_id]
             if policy.is_recurrent():
                 raise ConfigError(f"resources.sampler='league': policy {policy_id!r} has a recurrent model, which "
                                   "League's sampler does not carry state for; use resources.sampler='rllib'")
@@ -219,7 +242,7 @@ class LockstepSampler:
             for policy_id, members in groups.items():
                 actor = actors.get(policy_id)
                 if actor is None:
-                    actor = actors[policy_id] = batched_actor(worker.policy_map[policy_id])
+                    actor = actors[policy_id] = batched_actor(_policies(worker)[policy_id])
                 obs = np.stack([episodes[index].current[agent] for index, agent in members])
                 chosen, extras = actor(obs)
                 kept = None
@@ -229,7 +252,7 @@ class LockstepSampler:
                     trajectory = episode.trajectories.get(agent)  # learner seats only: never a mirror's
                     if trajectory is not None:
                         if kept is None:  # the outputs the policy trains on (RLlib keeps its view requirements)
-                            requirements = worker.policy_map[policy_id].view_requirements
+                            requirements = _policies(worker)[policy_id].view_requirements
                             kept = [(k, v) for k, v in extras.items() if k in requirements]
                         trajectory.act(chosen[row], {k: v[row] for k, v in kept})
             next_live = []
@@ -237,7 +260,7 @@ class LockstepSampler:
                 episode = episodes[index]
                 try:
                     obs, rewards, terminateds, truncateds, _ = envs[index].step(actions[index])
-                except Exception as e:  # noqa: BLE001 - a game's own error: rebuild, as RLlib would
+                except Exception as e:  # a game's own error: rebuild, as RLlib would
                     if not restart:
                         raise
                     steps += 1
@@ -273,7 +296,7 @@ class LockstepSampler:
             return policy_id
         player = player_of(policy_id)
         worker = self._worker
-        if player not in worker.policy_map or (self._learns_while_sampling and worker.worker_index == 0):
+        if player not in _policies(worker) or (self._learns_while_sampling and worker.worker_index == 0):
             return policy_id
         return player
 
@@ -281,7 +304,7 @@ class LockstepSampler:
         """Reset sub-env ``index`` and seat its first agents; a reset that raises rebuilds the env once."""
         try:
             obs, _ = envs[index].reset()
-        except Exception as e:  # noqa: BLE001 - a game's own error
+        except Exception as e:  # a game's own error
             if not restart:
                 raise
             self._env_failed(envs, index, e)
@@ -295,7 +318,7 @@ class LockstepSampler:
                    index, type(error).__name__, error)
         self._base_env.try_restart(index)
         envs[index] = self._base_env.get_sub_environments()[index]
-        self._worker.callbacks.env_failed(self._worker)
+        _recorder(self._worker).env_failed(self._worker)
 
     def _observe(self, episode: _Episode, obs: Mapping[str, Any], rewards: Mapping[str, float],
                  terminateds: Mapping[str, bool], truncateds: Mapping[str, bool]) -> bool:
@@ -338,7 +361,8 @@ class LockstepSampler:
         episode.seats[agent] = policy_id
         episode.agent_index[agent] = len(episode.agent_index)
         episode.returns[agent] = 0.0
-        if worker.is_policy_to_train(policy_id):
+        # RLlib types it (policy_id, batch); the function it builds from policies_to_train has batch=None.
+        if worker.is_policy_to_train(policy_id):  # type: ignore[call-arg]
             buffer = self._buffer(policy_id, self._flattener(policy_id)[0])
             buffer.clear()
             episode.trajectories[agent] = buffer
@@ -363,7 +387,7 @@ class LockstepSampler:
                    "unroll_id": self._unroll_id}
             rows = terminal.get(policy_id)
             if rows is None and policy_id not in terminal:
-                policy = worker.policy_map[policy_id]
+                policy = _policies(worker)[policy_id]
                 rows = terminal[policy_id] = (
                     TerminalRows(gamma=policy.config["gamma"], lambda_=policy.config["lambda"])
                     if computes_stock_gae(policy) else None)
@@ -371,12 +395,12 @@ class LockstepSampler:
                 rows.add(trajectory, **ids)
             else:
                 batch = trajectory.to_batch(**ids)
-                finished[policy_id].append(worker.policy_map[policy_id].postprocess_trajectory(batch))
+                finished[policy_id].append(_policies(worker)[policy_id].postprocess_trajectory(batch))
         self._release(episode)
-        worker.callbacks.match_ended(worker, episode_id=episode.handle.episode_id,
-                                     agents=self._seat_order or list(episode.seats),
-                                     seats=episode.seats, returns=episode.returns, length=episode.length,
-                                     started=episode.started)
+        _recorder(worker).match_ended(worker, episode_id=episode.handle.episode_id,
+                                      agents=self._seat_order or list(episode.seats),
+                                      seats=episode.seats, returns=episode.returns, length=episode.length,
+                                      started=episode.started)
         self._metrics.append(RolloutMetrics(
             episode_length=episode.length, episode_reward=float(sum(episode.returns.values())),
             agent_rewards={(agent, episode.seats[agent]): total for agent, total in episode.returns.items()}))
@@ -429,10 +453,10 @@ class LeagueEnvRunner(RolloutWorker):
             self._lockstep = LockstepSampler(self)
         with _one_torch_thread():
             batch, agent_steps = self._lockstep.sample(self.total_rollout_fragment_length)
-        self.callbacks.add_agent_steps(agent_steps)
-        self.callbacks.on_sample_end(worker=self, samples=batch)
+        _recorder(self).add_agent_steps(agent_steps)
+        _recorder(self).on_sample_end(worker=self, samples=batch)
         return batch
 
-    def get_metrics(self) -> list[RolloutMetrics]:
+    def get_metrics(self) -> list[tuple[Any, ...]]:
         """RLlib's per-episode metrics since the last call."""
         return self._lockstep.pop_metrics() if self._lockstep is not None else []

@@ -13,10 +13,12 @@ of Python, more than a whole Kuhn poker match (``docs/benchmarks.md``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 from ray.rllib.policy.sample_batch import SampleBatch, concat_samples
+
 
 def sampler_columns(*, obs: np.ndarray, next_obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                     terminateds: np.ndarray, truncateds: np.ndarray, eps_id: np.ndarray, unroll_id: np.ndarray,
@@ -63,7 +65,8 @@ def concat_trajectories(parts: list[SampleBatch]) -> SampleBatch:
         and all(type(dict.__getitem__(part, key)) is np.ndarray for key in keys)
         for part in parts)
     if not plain:
-        return concat_samples(parts)
+        # Of SampleBatches concat_samples makes a SampleBatch (RLlib types it with every kind of batch).
+        return cast(SampleBatch, concat_samples(list(parts)))
     columns = {key: np.concatenate([dict.__getitem__(part, key) for part in parts]) for key in keys}
     return SampleBatch(columns, _time_major=None, _zero_padded=False, _max_seq_len=None,
                        _num_grad_updates=0.0)
@@ -132,13 +135,13 @@ class TrajectoryBuffer:
         if row == self._capacity:
             self._grow()
         if self.actions is None:
-            self.actions = np.zeros((self._capacity,) + np.shape(action), np.asarray(action).dtype)
+            self.actions = np.zeros((self._capacity, *np.shape(action)), np.asarray(action).dtype)
         self.actions[row] = action
         for key, value in extras.items():
             column = self.extras.get(key)
             if column is None:
                 value = np.asarray(value)
-                column = self.extras[key] = np.zeros((self._capacity,) + value.shape, value.dtype)
+                column = self.extras[key] = np.zeros((self._capacity, *value.shape), value.dtype)
             column[row] = value
         self.t[row] = 0
         self.rewards[row] = 0.0
@@ -150,7 +153,7 @@ class TrajectoryBuffer:
         cap = self._capacity
 
         def grown(array: np.ndarray, rows: int) -> np.ndarray:
-            out = np.zeros((rows,) + array.shape[1:], array.dtype)
+            out = np.zeros((rows, *array.shape[1:]), array.dtype)
             out[:len(array)] = array
             return out
 
@@ -238,6 +241,7 @@ class TerminalRows:
     def add(self, trajectory: TrajectoryBuffer, *, eps_id: int, agent_index: int, unroll_id: int) -> None:
         """Copy a terminated trajectory's rows (its buffer may be reused at once)."""
         n = trajectory.rows
+        assert trajectory.actions is not None  # set with its first row
         self._obs.append(trajectory.obs[:n + 1].copy())
         self._actions.append(trajectory.actions[:n].copy())
         self._rewards.append(trajectory.rewards[:n].copy())

@@ -26,6 +26,11 @@ from ray.rllib.policy.policy import Policy
 _OPTIMIZER = "_optimizer_variables"
 
 
+def model_of(policy: Policy) -> Any:
+    """``policy``'s ModelV2: RLlib's torch and TF2 policies set ``model``; the base ``Policy`` does not declare it."""
+    return policy.model  # type: ignore[attr-defined]
+
+
 def is_tf(policy: Policy) -> bool:
     """Whether ``policy`` is one of RLlib's TF2 (eager) policies."""
     return getattr(policy, "framework", None) == "tf2"
@@ -34,14 +39,14 @@ def is_tf(policy: Policy) -> bool:
 def named_weights(policy: Policy) -> dict[str, np.ndarray]:
     """A copy of ``policy``'s weights in League's canonical layout (CPU torch returns views of live parameters)."""
     if is_tf(policy):
-        return policy.model.canonical_weights()
+        return model_of(policy).canonical_weights()
     return {k: copy.deepcopy(v) for k, v in policy.get_weights().items()}
 
 
 def native_weights(policy: Policy, weights: Mapping[str, Any]) -> Any:
     """Canonical ``weights`` as ``policy.set_weights`` takes them (a dict for torch, a list for tf2)."""
     if is_tf(policy):
-        return policy.model.native_weights(weights)
+        return model_of(policy).native_weights(weights)
     return {k: v for k, v in weights.items()}
 
 
@@ -58,10 +63,10 @@ def copy_native_weights(policy: Policy) -> Any:
 def learner_state(policy: Policy, keys: Sequence[str]) -> dict[str, Any]:
     """A deep copy of the ``keys`` of ``policy.get_state()``, weights canonical, optimizer state as arrays."""
     state = policy.get_state()
-    out = {k: state[k] for k in keys if k in state}
+    out: dict[str, Any] = {k: state[k] for k in keys if k in state}
     if is_tf(policy):
         if "weights" in out:
-            out["weights"] = policy.model.canonical_weights()
+            out["weights"] = model_of(policy).canonical_weights()
         if _OPTIMIZER in out:
             out[_OPTIMIZER] = [np.array(v.numpy()) for v in out[_OPTIMIZER]]
         if "global_timestep" in out:
@@ -76,7 +81,7 @@ def load_learner_state(policy: Policy, state: Mapping[str, Any]) -> None:
         restored["global_timestep"] = int(np.asarray(policy.global_timestep))
     if is_tf(policy):
         if "weights" in restored:
-            restored["weights"] = policy.model.native_weights(restored["weights"])
+            restored["weights"] = model_of(policy).native_weights(restored["weights"])
         if _OPTIMIZER in restored:
             restored[_OPTIMIZER] = _optimizer_values(policy, restored[_OPTIMIZER])
     policy.set_state(restored)
@@ -91,15 +96,15 @@ def _optimizer_values(policy: Policy, saved: Sequence[Any]) -> list[np.ndarray]:
     not updated yet gets its moments built here. Shapes come from the variables
     (safetensors stores a scalar as one element).
     """
-    optimizer = policy._optimizer
+    optimizer = policy._optimizer  # type: ignore[attr-defined]  # set by RLlib's eager TF2 policies
     variables = list(optimizer.variables()) if optimizer is not None else []
     if len(saved) > len(variables) and optimizer is not None:
         # A fresh policy (a resumed run) has no moments yet: build them as its first update
         # would, over the same variables in the same order, then assign the saved values.
-        optimizer.build(policy.model.trainable_variables())
+        optimizer.build(model_of(policy).trainable_variables())
         variables = list(optimizer.variables())
     if len(saved) > len(variables):
         raise ValueError(f"the saved optimizer state has {len(saved)} variables, this policy's optimizer "
                          f"{len(variables)}: was it saved from another network?")
-    values = [np.reshape(np.asarray(value), var.shape) for value, var in zip(saved, variables)]
+    values = [np.reshape(np.asarray(value), var.shape) for value, var in zip(saved, variables, strict=False)]
     return values + [np.zeros(var.shape, var.dtype.as_numpy_dtype) for var in variables[len(saved):]]

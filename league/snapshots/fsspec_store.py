@@ -26,7 +26,8 @@ import json
 import os
 import tempfile
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import fsspec
 import numpy as np
@@ -62,7 +63,7 @@ def decode_weights(blob: bytes) -> dict[str, np.ndarray]:
     return dict(safetensors_load(blob))
 
 
-def _chunks(blob: bytes, size: int) -> Iterator[bytes]:
+def _chunks(blob: bytes, size: int) -> Iterator[memoryview]:  # views: no copies of the blob
     view = memoryview(blob)
     for start in range(0, len(blob), size):
         yield view[start:start + size]
@@ -132,7 +133,7 @@ class FsspecSnapshotStore(SnapshotStore):
 
     # -- writing -------------------------------------------------------------------
 
-    def _write(self, path: str, chunks: Iterable[bytes]) -> None:
+    def _write(self, path: str, chunks: Iterable[bytes | memoryview]) -> None:
         if self._local:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
@@ -149,10 +150,9 @@ class FsspecSnapshotStore(SnapshotStore):
                     os.remove(tmp)
                 raise
             return
-        with self._fs.transaction:
-            with self._fs.open(path, "wb", block_size=self._chunk_bytes) as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
+        with self._fs.transaction, self._fs.open(path, "wb", block_size=self._chunk_bytes) as handle:
+            for chunk in chunks:
+                handle.write(chunk)
 
     def put(self, info: SnapshotInfo, weights: Mapping[str, np.ndarray], *,
             progress: Progress | None = None, replace: bool = False) -> SnapshotManifest:
@@ -177,7 +177,7 @@ class FsspecSnapshotStore(SnapshotStore):
             "created": time.time(), "league_version": _league_version(),
         })
 
-        def reporting(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        def reporting(chunks: Iterable[memoryview]) -> Iterator[memoryview]:
             written = 0
             for chunk in chunks:
                 yield chunk

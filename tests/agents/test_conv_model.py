@@ -134,7 +134,7 @@ def test_torch_and_tf2_conv_models_give_the_same_logits_from_the_same_canonical_
     # Torch's weights into the TF model (torch -> canonical -> Keras), so the two are the torch model's function.
     torch_weights = {k: v.numpy() for k, v in torch_model.state_dict().items()}
     native = tf_model.native_weights(torch_weights)
-    for var, value in zip(tf_model.variables(), native):
+    for var, value in zip(tf_model.variables(), native, strict=True):
         var.assign(value)
     for name, value in tf_model.canonical_weights().items():  # and back out unchanged
         np.testing.assert_array_equal(value, torch_weights[name], err_msg=name)

@@ -96,7 +96,7 @@ def test_the_connect_four_heuristic_matches_its_reference_on_random_positions():
     for game in range(60):
         env = connect_four_v3.env()
         env.reset(seed=game)
-        for agent in env.agent_iter():
+        for _agent in env.agent_iter():
             obs, _, terminated, truncated, _ = env.last()
             if terminated or truncated:
                 env.step(None)

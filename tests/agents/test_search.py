@@ -12,8 +12,8 @@ from pettingzoo.classic import connect_four_v3, tictactoe_v3
 from agents import search
 from agents.heuristics import ALPHABETA_DEPTHS, CHOOSERS, OPT_IN, connects_four, random_legal
 from agents.search import alphabeta_move, best_moves, root_scores
-from league.config import LeagueConfig, RosterConfig
 from league.arena import ScriptedActor, head_to_head, play_games
+from league.config import LeagueConfig, RosterConfig
 
 DEPTHS = list(ALPHABETA_DEPTHS)
 ENVS = {"connect_four": connect_four_v3.env, "tictactoe": tictactoe_v3.env}
@@ -35,7 +35,7 @@ def test_the_registry_holds_six_depths_for_both_games_and_the_default_roster_lea
     for depth in DEPTHS:
         chooser, games = CHOOSERS[f"alphabeta-{depth}"]
         assert games == frozenset({"connect_four", "tictactoe"}) and chooser.keywords == {"depth": depth}
-    assert OPT_IN == {f"alphabeta-{d}" for d in DEPTHS}
+    assert {f"alphabeta-{d}" for d in DEPTHS} == OPT_IN
     assert LeagueConfig(game="connect_four").scripted_players == ("random", "heuristic")
     assert LeagueConfig(game="tictactoe").scripted_players == ("random",)
     chosen = LeagueConfig(game="connect_four", roster=RosterConfig(scripted=("random", "alphabeta-2")))

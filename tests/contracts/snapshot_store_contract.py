@@ -137,7 +137,7 @@ class SnapshotStoreContract:
     def test_a_failed_upload_leaves_no_object_under_the_final_key(self, store: SnapshotStore, objects,
                                                                     interrupt_upload, upload_rows):
         big = weights(4, size=upload_rows)  # more than two write chunks
-        with pytest.raises(SnapshotStoreUnavailable, match="write snapshot 'main_v1'.*interrupted mid-"):
+        with pytest.raises(SnapshotStoreUnavailable, match=r"write snapshot 'main_v1'.*interrupted mid-"):
             store.put(info(), big, progress=interrupt_upload)
         assert store.ids() == []
         assert not [o for o in objects(store) if o.endswith(("weights.safetensors", "manifest.json"))]

@@ -49,7 +49,7 @@ def _equal(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     return np.array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -151,7 +151,7 @@ def test_a_league_trains_with_the_algorithm_and_resumes_after_sigkill(algorithm,
         # Every committed iteration's matches in the ledger exactly once.
         history = resumed.history
         matches = list(resumed.ledger.iter_matches())
-        stored, rated = resumed.ledger.ratings()
+        _stored, rated = resumed.ledger.ratings()
         assert [h.iteration for h in history] == [1, 2]
         assert len(matches) == len({m.match_id for m in matches}) == rated
         assert len(matches) == sum(h.matches + h.anchor_matches for h in history)

@@ -49,7 +49,7 @@ def _equal(a, b) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -95,7 +95,7 @@ def test_no_usable_checkpoint_is_a_clear_error_and_none_at_all_is_none(tmp_path)
     state = json.loads((only / "state.json").read_text())
     state["iteration"] = 7
     (only / "state.json").write_text(json.dumps(state))
-    with pytest.raises(CheckpointCorrupt, match="no usable checkpoint: .*checksum mismatch in state.json"):
+    with pytest.raises(CheckpointCorrupt, match=r"no usable checkpoint: .*checksum mismatch in state.json"):
         latest_checkpoint(tmp_path)
 
 
@@ -108,7 +108,7 @@ def test_a_state_that_does_not_parse_is_refused_with_the_field(tmp_path):
     manifest["files"]["state.json"] = {"sha256": hashlib.sha256(bad).hexdigest(), "bytes": len(bad)}
     (path / "state.json").write_bytes(bad)
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointCorrupt, match="(?s)malformed: .*iteration"):
+    with pytest.raises(CheckpointCorrupt, match=r"(?s)malformed: .*iteration"):
         load_checkpoint(path)
 
 

@@ -59,18 +59,20 @@ def test_missing_and_invalid_toml_are_config_errors(tmp_path):
 
 
 def test_role_rules_and_roster_are_checked():
-    with pytest.raises(ConfigError, match="matchmaking.main: self_play \\+ pfsp \\+ exploiters_and_forgotten "
-                                          "\\+ scripted must sum to 1, got 1.4"):
+    with pytest.raises(ConfigError, match=re.escape("matchmaking.main: self_play + pfsp + exploiters_and_forgotten "
+                                                    "+ scripted must sum to 1, got 1.4")):
         load_config(None, {"matchmaking": {"main": {"pfsp": 0.9}}})
     no_scripted = {"roster": {"scripted": []}, "matchmaking": {"main": {"pfsp": 0.35, "scripted": 0.15}}}
     with pytest.raises(ConfigError, match=re.escape("matchmaking.main.scripted: 0.15 of main's matches go to "
                                                     "scripted players, but the league has none")):
         load_config(None, no_scripted)
-    with pytest.raises(ConfigError, match="roster.scripted: 'heuristic' plays only \\['connect_four'\\], not 'rps'"):
+    with pytest.raises(ConfigError,
+                       match=re.escape("roster.scripted: 'heuristic' plays only ['connect_four'], not 'rps'")):
         load_config(None, {"game": "rps", "roster": {"scripted": ["heuristic"]}})
-    with pytest.raises(ConfigError, match="matchmaking.league_exploiter.pfsp_weighting: Input should be 'hard'"):
+    with pytest.raises(ConfigError,
+                       match=re.escape("matchmaking.league_exploiter.pfsp_weighting: Input should be 'hard'")):
         load_config(None, {"matchmaking": {"league_exploiter": {"pfsp_weighting": "soft"}}})
-    with pytest.raises(ConfigError, match="roster.scripted: Value error, unknown scripted players|unknown scripted"):
+    with pytest.raises(ConfigError, match=r"roster.scripted: Value error, unknown scripted players|unknown scripted"):
         load_config(None, {"roster": {"scripted": ["alphazero"]}})
     config = load_config(None, {"game": "rps"})
     assert config.scripted_players == ("random",)

@@ -68,7 +68,7 @@ def test_a_full_league_records_every_episode_rates_it_and_grows_by_role(tmp_path
         trainable = ["main", "main_exploiter", "league_exploiter"]
         assert league.trainable == trainable
         runner = league.algorithm.env_runner
-        assert sorted(pid for pid in runner.policy_map.keys() if runner.is_policy_to_train(pid)) == sorted(trainable)
+        assert sorted(pid for pid in runner.policy_map if runner.is_policy_to_train(pid)) == sorted(trainable)
         assert not any(runner.is_policy_to_train(p) for p in
                        ["random", "heuristic", "main_v1", mirror_id(MAIN), mirror_id(EXPLOITER)])
         # Every trainable player is frozen after every iteration (max_iterations_per_snapshot = 1).

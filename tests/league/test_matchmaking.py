@@ -11,8 +11,19 @@ import pytest
 from league.config import load_config
 from league.errors import ConfigError, LeagueError
 from league.ledger.base import PairCounts
-from league.matchmaking import (AlphaStarMatchmaker, LeagueView, LearnerPlan, Matchmaker, MatchPlan,
-                                NashMatchmaker, PlayerView, load_matchmaker, make_plan, pfsp_weights, win_rate)
+from league.matchmaking import (
+    AlphaStarMatchmaker,
+    LeagueView,
+    LearnerPlan,
+    Matchmaker,
+    MatchPlan,
+    NashMatchmaker,
+    PlayerView,
+    load_matchmaker,
+    make_plan,
+    pfsp_weights,
+    win_rate,
+)
 from league.rllib.mapping import MatchMapping, mirror_id
 from league.types import PfspWeighting, PlayerId, Role
 
@@ -78,7 +89,7 @@ def test_main_mixes_self_play_pfsp_and_exploiters_with_forgotten_snapshots():
 
 def test_main_scripted_share_is_pfsp_over_the_scripted_players_alone():
     heuristic = P("heuristic")
-    players = view().players + (PlayerView(heuristic, Role.SCRIPTED),)
+    players = (*view().players, PlayerView(heuristic, Role.SCRIPTED))
     # main beats random 90%, heuristic 40%, main_v1 80%, main_v2 50% (none forgotten at < 0.3).
     results = {(MAIN, RANDOM): PairCounts(wins=9, losses=1), (MAIN, heuristic): PairCounts(wins=4, losses=6),
                (MAIN, V1): PairCounts(wins=8, losses=2), (MAIN, V2): PairCounts(wins=5, losses=5)}
@@ -207,9 +218,9 @@ def test_matchmaker_is_loaded_by_import_path_and_bad_paths_are_config_errors():
     assert isinstance(loaded, Matchmaker)
     with pytest.raises(ConfigError, match="cannot import module 'no_such_module'"):
         load_matchmaker("no_such_module:X", None)
-    with pytest.raises(ConfigError, match="is not a subclass of league.Matchmaker"):
+    with pytest.raises(ConfigError, match=re.escape("is not a subclass of league.Matchmaker")):
         load_matchmaker("league.config:LeagueConfig", None)
-    with pytest.raises(ConfigError, match="matchmaking.matchmaker: expected an import path"):
+    with pytest.raises(ConfigError, match=re.escape("matchmaking.matchmaker: expected an import path")):
         load_config(None, {"matchmaking": {"matchmaker": "not a path"}})
 
 
@@ -262,7 +273,7 @@ def test_nash_matchmaker_plays_the_meta_game_nash_of_the_snapshots_present():
     assert NashMatchmaker().opponents(players[0], league) == {"main_v1": 0.25, "main_v2": 0.75}
     assert NashMatchmaker().opponents(players[0], LeagueView(1, players)) == {"main": 1.0}  # not measured yet
     plan = make_plan(NashMatchmaker(), league, num_seats=2, seed=0)
-    assert dict(zip(plan.learners[0].lineups, plan.learners[0].probabilities)) == pytest.approx(
+    assert dict(zip(plan.learners[0].lineups, plan.learners[0].probabilities, strict=True)) == pytest.approx(
         {("main_v1",): 0.25, ("main_v2",): 0.75})
 
 
@@ -293,4 +304,4 @@ def test_match_plan_decisions_equal_generator_choice_over_the_shares_and_line_up
             match = plan.decide(worker, episode, 2)
             seat = episode % 2
             assert match.learner == learner.learner and match.learner_seat == seat
-            assert match.seats == tuple(lineup[:seat]) + (learner.learner,) + tuple(lineup[seat:])
+            assert match.seats == (*lineup[:seat], learner.learner, *lineup[seat:])

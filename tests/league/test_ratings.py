@@ -140,7 +140,8 @@ def test_the_book_counts_pairs_exactly_as_the_payoff_does():
     payoff = {pair: counts for pair, counts in payoff_from_matches(matches).items() if pair[0] != pair[1]}
     assert book.pairs() == payoff
     resumed = RatingBook(start=book.ratings(), pairs=payoff)
-    assert {p: r.elo for p, r in resumed.ratings().items()} == pytest.approx({p: r.elo for p, r in book.ratings().items()})
+    assert {p: r.elo for p, r in resumed.ratings().items()} == pytest.approx(
+        {p: r.elo for p, r in book.ratings().items()})
 
 
 @pytest.mark.parametrize("method", ["fitted", "online"])

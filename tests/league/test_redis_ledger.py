@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -39,7 +40,7 @@ def test_runs_do_not_see_each_other(redis_url):
 
 
 def test_run_id_that_would_escape_a_key_namespace_is_refused(redis_url):
-    with pytest.raises(InvalidIdError, match="invalid run id '../etc'"):
+    with pytest.raises(InvalidIdError, match=re.escape("invalid run id '../etc'")):
         RedisLedger(redis_url, "../etc")
 
 
@@ -56,8 +57,8 @@ def test_stopping_the_server_mid_use_raises_ledger_unavailable(tmp_path):
     ledger.record([match("before")])
     server.kill()
     start = time.monotonic()
-    with pytest.raises(LedgerUnavailable, match="lost the Redis ledger .* record matches and it did not come back "
-                                                "within 2 s .* is the server still running"):
+    with pytest.raises(LedgerUnavailable, match=r"lost the Redis ledger .* record matches and it did not come back "
+                                                r"within 2 s .* is the server still running"):
         ledger.record([match("after")])
     assert 1.0 < time.monotonic() - start < 30
     assert ledger.retries >= 1
@@ -124,10 +125,10 @@ def test_a_match_record_is_stored_as_the_json_asdict_gives_and_reads_back_equal(
     from league.ledger.redis_ledger import match_from_json, match_to_json
     from league.types import MatchRecord
 
-    for match in (MatchRecord("m1", ("a", "b"), (1.0, -1.0), 9, 5.0, 0.5, 2, "a"),
+    for record in (MatchRecord("m1", ("a", "b"), (1.0, -1.0), 9, 5.0, 0.5, 2, "a"),
                   MatchRecord("m2", ("a", "b", "c"), (0.0, 0.0, -1.0), 30, 6.0, 1.5, 4, None)):
-        expected = asdict(match)
+        expected = asdict(record)
         expected["run_id"] = "run"
-        expected["outcomes"] = [o.value for o in match.outcomes]
-        assert match_to_json(match, "run") == json.dumps(expected, sort_keys=True)
-        assert match_from_json(match_to_json(match, "run")) == match
+        expected["outcomes"] = [o.value for o in record.outcomes]
+        assert match_to_json(record, "run") == json.dumps(expected, sort_keys=True)
+        assert match_from_json(match_to_json(record, "run")) == record

@@ -39,7 +39,7 @@ def test_at_most_max_resident_frozen_policies_live_on_every_runner(tmp_path, sam
                 assert policies == sorted(always + list(manager.resident))
             # Sampling used only resident policies (nothing was waiting on the store).
             assert set(report.agent_steps) <= set(always) | set(report.resident)
-            assert manager.ledger.resident() == [MAIN] + manager.resident
+            assert manager.ledger.resident() == [MAIN, *manager.resident]
         # Every snapshot went to the store; more of them played than ever fit at once.
         assert manager.store.ids() == sorted(manager.snapshots) and len(manager.snapshots) == 6
         played = {p for m in manager.ledger.iter_matches() for p in m.seats} - {MAIN}
@@ -94,7 +94,7 @@ def test_prune_removes_snapshots_from_the_store_the_ledger_and_the_algorithm(tmp
         assert sorted(manager.snapshots) == kept == manager.store.ids()
         assert {p.player_id for p in manager.ledger.players()} == {MAIN, *kept}
         assert all(p not in manager.resident for p in pruned)
-        assert all(p not in manager.algorithm.env_runner.policy_map.keys() for p in pruned)
+        assert all(p not in manager.algorithm.env_runner.policy_map for p in pruned)
         manager.step()  # and the run goes on; the next snapshot gets a new id
         assert manager.snapshots[-1] == "main_v5"
 

@@ -30,7 +30,7 @@ def _equal(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -184,11 +184,10 @@ def test_a_deleted_snapshot_folder_is_reported_and_marked_unusable_not_dropped(t
     assert {"main_v1", "main_v2"} <= {p.player_id for p in manager.players}
     shutil.rmtree(config.run_dir / "snapshots" / "main_v1")  # behind League's back
 
-    with caplog.at_level("WARNING", logger="league.manager"):
-        with LeagueManager.resume(config.run_dir) as resumed:
-            assert "main_v1" in {p.player_id for p in resumed.players}  # still on the roster...
-            assert "main_v1" not in resumed.frozen  # ...but never played
-            assert "main_v2" in resumed.frozen
+    with caplog.at_level("WARNING", logger="league.manager"), LeagueManager.resume(config.run_dir) as resumed:
+        assert "main_v1" in {p.player_id for p in resumed.players}  # still on the roster...
+        assert "main_v1" not in resumed.frozen  # ...but never played
+        assert "main_v2" in resumed.frozen
     assert any("'main_v1' is missing from the snapshot store" in r.getMessage() for r in caplog.records)
     result = CliRunner().invoke(app, ["status", "--run-dir", str(config.run_dir), "--json"])
     assert result.exit_code == 0, result.output
@@ -228,7 +227,7 @@ def test_a_resume_whose_checkpoints_are_gone_or_damaged_is_refused_with_nothing_
     # The newest checkpoint damaged: an older one verifies, but the run committed iteration 2 after it.
     newest = sorted((run_dir / "checkpoints").glob("iter-*"))[-1]
     (newest / "state.json").write_text("{}")
-    for attempt in range(2):  # the first attempt sets the damaged one aside; the second must refuse as well
+    for _attempt in range(2):  # the first attempt sets the damaged one aside; the second must refuse as well
         with pytest.raises(RunDirError, match=re.escape("Nothing was changed")) as refused:
             LeagueManager.resume(run_dir, iterations=3)
         assert "checkpoint iteration 2" in str(refused.value) and "--from-scratch" in str(refused.value)

@@ -59,7 +59,7 @@ def _trajectories(batch: SampleBatch) -> dict[tuple, dict[str, np.ndarray]]:
     for eps_id in np.unique(batch[SampleBatch.EPS_ID]):
         rows = np.flatnonzero(batch[SampleBatch.EPS_ID] == eps_id)
         key = (int(batch[SampleBatch.T][rows][0]), tuple(batch[SampleBatch.ACTIONS][rows].tolist()))
-        out[key] = {k: batch[k][rows] for k in batch.keys()}
+        out[key] = {k: batch[k][rows] for k in batch}
     return out
 
 
@@ -77,7 +77,7 @@ def test_leagues_sampler_hands_ppo_the_same_trajectories_columns_and_advantages_
         assert league_sample.env_steps() >= 4 * 64
         # Same columns, dtypes and per-row shapes as RLlib's batch.
         assert set(league_batch.keys()) == set(rllib_batch.keys())
-        for key in rllib_batch.keys():
+        for key in rllib_batch:
             assert league_batch[key].dtype == rllib_batch[key].dtype, key
             assert league_batch[key].shape[1:] == rllib_batch[key].shape[1:], key
         # The same games, in both seats, with the same values, advantages and targets.
@@ -117,7 +117,7 @@ def test_a_league_on_leagues_sampler_trains_learners_only_and_keeps_frozen_playe
         runner = league.algorithm.env_runner
         assert isinstance(runner, LeagueEnvRunner)
         first = league.step()
-        frozen = sorted(p for p in runner.policy_map.keys() if p not in league.trainable and "mirror" not in p)
+        frozen = sorted(p for p in runner.policy_map if p not in league.trainable and "mirror" not in p)
         assert frozen, "a snapshot or scripted player is resident after iteration 1"
         before = {p: runner.policy_map[p].get_weights() for p in frozen}
         seen: list[set[str]] = []

@@ -77,5 +77,5 @@ class TestS3Store(SnapshotStoreContract):
 
     def test_a_missing_bucket_is_a_clear_error(self, s3_server):
         store = FsspecSnapshotStore("s3://no-such-bucket-league/x", endpoint_url=s3_server)
-        with pytest.raises(SnapshotStoreUnavailable, match="s3://no-such-bucket-league/x.*write snapshot"):
+        with pytest.raises(SnapshotStoreUnavailable, match=r"s3://no-such-bucket-league/x.*write snapshot"):
             store.put(info(), weights())

@@ -43,7 +43,7 @@ def _played(lengths: list[int], seed: int) -> list[tuple[TrajectoryBuffer, dict]
 def _assert_same_batch(ours: SampleBatch, theirs: SampleBatch) -> None:
     """Same columns in the same order, with equal dtypes, shapes and values (bit for bit)."""
     assert list(ours.keys()) == list(theirs.keys())
-    for key in theirs.keys():
+    for key in theirs:
         assert ours[key].dtype == theirs[key].dtype, key
         assert ours[key].shape == theirs[key].shape, key
         if key == SampleBatch.INFOS:
