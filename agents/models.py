@@ -34,19 +34,14 @@ from torch import nn
 #: overflow when RLlib sums a batch of logits for its statistics.
 MASKED_LOGIT = -1e9
 
-#: Name under which :class:`ActionMaskModel` is registered with RLlib's ModelCatalog.
-ACTION_MASK_MODEL = "league_action_mask"
-
-#: Name under which the TF2 twin (:class:`agents.tf_models.TFActionMaskModel`) is registered.
-TF_ACTION_MASK_MODEL = "league_action_mask_tf"
-
-#: Names under which the convolutional models are registered (torch, and its TF2 twin
-#: :class:`agents.tf_models.TFConvActionMaskModel`); League's configs still name :data:`ACTION_MASK_MODEL`.
-CONV_MODEL = "league_conv_mask"
-TF_CONV_MODEL = "league_conv_mask_tf"
-
-#: League's model kinds (``custom_model_config["model"]``, config ``training.model``).
-MODELS = ("mlp", "conv")
+# The registered names (agents/model_names.py, importable without torch), re-exported here.
+from agents.model_names import (  # noqa: E402
+    ACTION_MASK_MODEL,
+    CONV_MODEL,
+    MODELS,
+    TF_ACTION_MASK_MODEL,
+    TF_CONV_MODEL,
+)
 
 #: The RLlib name of each (framework, model kind).
 _REGISTERED = {("torch", "mlp"): ACTION_MASK_MODEL, ("tf2", "mlp"): TF_ACTION_MASK_MODEL,

@@ -39,8 +39,8 @@ def commit(run_dir: Path, standing: Standing, *, run_id: str, resident: Sequence
            store: SnapshotStore) -> Path:
     """Write a checkpoint of the league now and delete the snapshots pruned before it; returns its folder."""
     state = standing.to_state(run_id, resident=list(resident), ratings=ratings, counters=counters)
-    players = {pid: trainer.learner_state(pid) for pid in standing.trainable}
-    path = write_checkpoint(run_dir, state, players, dict(initial_states), keep=keep)
+    players = {str(pid): trainer.learner_state(pid) for pid in standing.trainable}
+    path = write_checkpoint(run_dir, state, players, {str(k): v for k, v in initial_states.items()}, keep=keep)
     # Once it is on disk: a later resume from anything older would roll committed work back (league.resume).
     ledger.set_progress(checkpoint=standing.iteration)
     standing.last_checkpoint = standing.iteration

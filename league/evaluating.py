@@ -11,13 +11,13 @@ the snapshots' Nash mixture's exploitability (:mod:`league.exploitability`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from agents.heuristics import CHOOSERS
-from league.config import LeagueConfig
 from league.arena import ScriptedActor, head_to_head
+from league.config import LeagueConfig
 from league.exploitability import LeagueExploitability, LeagueMeasure, ProbsFn
 from league.iteration import MAIN
 from league.ledger.base import Ledger
@@ -87,9 +87,10 @@ class Evaluator:
         rng = np.random.default_rng(config.seed)
         players: dict[str, ProbsFn] = {
             player: self._trainer.actor(player, explore=True, rng=rng).action_probs for player in trainable}
-        loaders = {player: functools.partial(stored_probs, self._store, player, config.game, config.env_config,
-                                             config.training.framework)
-                   for player in snapshots}
+        loaders: dict[str, Callable[[], ProbsFn | None]] = {
+            player: functools.partial(stored_probs, self._store, player, config.game, config.env_config,
+                                      config.training.framework)
+            for player in snapshots}
         measure = self._exploitability.measure(players, loaders)
         self._ledger.add_exploitability(iteration, measure.values)
         return measure

@@ -16,7 +16,6 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.models import ACTION_MASK_MODEL
 from league.anchors import play_anchor_games
 from league.config import LeagueConfig
 from league.errors import SnapshotExists
@@ -79,8 +78,7 @@ class Freezer:
             ratings=RatingAtFreeze(elo=rating.elo, mu=rating.mu, sigma=rating.sigma, games=rating.games)
             if rating is not None else None,
             game=config.game, run_id=self._run_id, framework=config.training.framework,
-            model_config={"custom_model": ACTION_MASK_MODEL,
-                          "custom_model_config": config.training.custom_model_config()},
+            model_config=config.training.model_spec(),
             observation_space=self._spaces[0], action_space=self._spaces[1],
         )
 

@@ -46,8 +46,8 @@ from league.iteration import MAIN, IterationReport  # re-exported: `from league.
 from league.matchmaking import LeagueView, MatchPlan, load_matchmaker, make_plan
 from league.opening import OpenRun, check_cluster_services, open_run, open_standing, release_all, resumed_config
 from league.opponents import add_exported_opponent
-from league.planning import league_view
 from league.payoff import Payoff
+from league.planning import league_view
 from league.ratings import Rating
 from league.recording import drain_and_record
 from league.reporting import IterationParts, Trained, build_report
@@ -141,7 +141,7 @@ class LeagueManager:
         if checkpoint is not None:
             for pid in self.trainable:
                 self.trainer.load_learner_state(pid, checkpoint.players[pid])
-            self.freezer.initial_states = dict(checkpoint.initial)
+            self.freezer.initial_states = {PlayerId(p): state for p, state in checkpoint.initial.items()}
             self.residents.restore_pool(checkpoint.state.resident, self.standing)
         else:
             self.freezer.initial_states = {pid: self.trainer.initial_state(pid) for pid in self.trainable}
@@ -201,7 +201,8 @@ class LeagueManager:
     def _begin(self) -> IterationParts:
         if self._mid_iteration:
             raise LeagueError(f"iteration {self.iteration + 1} failed part-way; close this league and continue "
-                              "with `league run --resume` (LeagueManager.resume), which rolls back to the last checkpoint")
+                              "with `league run --resume` (LeagueManager.resume), which rolls back to the last "
+                              "checkpoint")
         iteration = self.iteration + 1
         set_iteration(iteration)
         self._mid_iteration = True
@@ -458,7 +459,8 @@ class LeagueManager:
         """
         usable = [p for p in self.snapshots if p not in self.standing.unusable]
         measure = self.evaluator.measure_exploitability(self.iteration, self.trainable, usable)
-        self.standing.meta_nash = measure.mixture.weights if measure.mixture is not None else {}
+        weights = measure.mixture.weights if measure.mixture is not None else {}
+        self.standing.meta_nash = {PlayerId(p): w for p, w in weights.items()}
         return measure
 
     # -- lifetime ------------------------------------------------------------------

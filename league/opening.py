@@ -24,9 +24,9 @@ from league.committing import write_progress
 from league.config import LeagueConfig, validate_config
 from league.errors import ConfigError, RunDirError
 from league.export import players_store
+from league.ledger import open_ledger
 from league.ledger.base import Ledger
 from league.ledger.embedded import EmbeddedRedis
-from league.ledger import open_ledger
 from league.ratings import RatingBook
 from league.recording import Rater, checked_position
 from league.redact import is_node_local_url, redact_url, resolve_redis_url
@@ -96,7 +96,8 @@ def absolute_snapshot_folder(config: LeagueConfig) -> LeagueConfig:
     uri = config.snapshots.uri
     if uri is None or "://" in uri or Path(uri).is_absolute():
         return config
-    return config.model_copy(update={"snapshots": config.snapshots.model_copy(update={"uri": str(Path(uri).resolve())})})
+    snapshots = config.snapshots.model_copy(update={"uri": str(Path(uri).resolve())})
+    return config.model_copy(update={"snapshots": snapshots})
 
 
 def open_run(config: LeagueConfig, *, overwrite: bool, resume: bool) -> OpenRun:
@@ -135,7 +136,7 @@ def open_run(config: LeagueConfig, *, overwrite: bool, resume: bool) -> OpenRun:
         else:
             RunInfo(run_id, config.game, config.redis_url, time.time(), config.model_dump(mode="json")).write(run_dir)
         probe = envs.make(config.game, **config.env_config)
-        seat_agents = tuple(probe.possible_agents)
+        seat_agents = tuple(str(agent) for agent in probe.possible_agents)
         observation_space, action_space = probe.observation_space, probe.action_space
         probe.close()
         if config.snapshots.max_resident_opponents < len(seat_agents) - 1:

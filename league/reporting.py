@@ -86,5 +86,6 @@ def build_report(parts: IterationParts, standing: Standing, *, matches_recorded:
         ledger_retries=now["ledger_retries"] - before["ledger_retries"], checkpointed=parts.checkpointed,
         sample_time_s=trained.sample_s, learn_time_s=trained.learn_s, players=tuple(standing.roster),
         learner_scores=learner_scores(parts.output.tallies), written_by_runners=parts.output.written,
-        exploitability=parts.exploitability, learner_stats=trained.outcome.learner_stats,
+        exploitability=parts.exploitability,
+        learner_stats={PlayerId(p): stats for p, stats in trained.outcome.learner_stats.items()},
     )

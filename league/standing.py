@@ -19,8 +19,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from league.checkpoint import CommittedIteration, LeagueState, RatingEntry, RosterEntry
 from league.ratings import Rating

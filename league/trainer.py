@@ -14,8 +14,9 @@ The records that cross the port (:class:`TrainOutcome`, :class:`RunnerOutput`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from league.types import MatchRecord, PlayerId
 

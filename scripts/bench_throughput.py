@@ -54,7 +54,7 @@ def _plain_rllib(config: Any, *, num_env_runners: int, num_envs: int) -> Any:
     from ray.rllib.policy.policy import PolicySpec
 
     import envs
-    from agents.models import ACTION_MASK_MODEL, register_models
+    from agents.models import register_models
     from league.rllib.algorithm import algorithm_config, auto_fragment_length
 
     register_models()
@@ -67,7 +67,7 @@ def _plain_rllib(config: Any, *, num_env_runners: int, num_envs: int) -> Any:
         .framework("torch")
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs,
                      rollout_fragment_length=fragment, batch_mode="truncate_episodes")
-        .training(model={"custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()})
+        .training(model=training.model_spec())
         .multi_agent(policies={"main": PolicySpec()}, policy_mapping_fn=lambda agent_id, *a, **k: "main",
                      policies_to_train=["main"])
         .resources(num_gpus=config.resources.num_gpus)

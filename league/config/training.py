@@ -119,6 +119,20 @@ class TrainingConfig(Section):
             return {"model": "conv", "conv_channels": self.conv_channels, "conv_blocks": self.conv_blocks}
         return {"hiddens": list(self.hiddens), "activation": self.activation}
 
+    def model_spec(self) -> dict[str, Any]:
+        """The RLlib ``model`` config of League's model for these settings (framework-neutral).
+
+        What a snapshot's manifest records and what the Algorithm's policies are built with
+        (:func:`agents.models.model_config_for` adds the framework's class name).
+
+        Example:
+            >>> TrainingConfig(hiddens=(64,)).model_spec()
+            {'custom_model': 'league_action_mask', 'custom_model_config': {'hiddens': [64], 'activation': 'tanh'}}
+        """
+        from agents.model_names import ACTION_MASK_MODEL
+
+        return {"custom_model": ACTION_MASK_MODEL, "custom_model_config": self.custom_model_config()}
+
     @model_validator(mode="after")
     def _fields_the_algorithm_has(self) -> TrainingConfig:
         problems = []

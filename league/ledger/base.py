@@ -40,7 +40,13 @@ def check_progress_fields(counters: Mapping[str, int]) -> None:
 
 
 class Ledger(abc.ABC):
-    """Where a run's matches, roster and progress live."""
+    """Where a run's matches, roster and progress live.
+
+    Attributes:
+        retries: Calls retried while the backend was unreachable, since this object was made.
+    """
+
+    retries: int = 0
 
     @abc.abstractmethod
     def record(self, matches: Sequence[MatchRecord]) -> int:

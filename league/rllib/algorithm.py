@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 from ray._common.deprecation import DEPRECATED_VALUE
@@ -29,13 +30,14 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.appo import APPOConfig
 from ray.rllib.algorithms.impala import IMPALAConfig
 from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.policy.policy import PolicySpec
+from ray.rllib.policy.policy import Policy, PolicySpec
 
-from agents.models import ACTION_MASK_MODEL, model_config_for, register_models
+from agents.models import model_config_for, register_models
 from agents.scripted import SCRIPTED_POLICIES
 from league.config import LEAGUE_OWNED_RLLIB_KEYS, LeagueConfig, TrainingConfig
 from league.errors import ConfigError, LeagueError
 from league.rllib.callbacks import LedgerSpec, MatchRecorder, RunnerOutput
+from league.rllib.learner_stats import learner_stats
 from league.rllib.mapping import MatchMapping, mirror_id
 from league.rllib.sampler import LeagueEnvRunner
 from league.rllib.weights import (
@@ -45,10 +47,8 @@ from league.rllib.weights import (
     named_weights,
     set_named_weights,
 )
-from league.rllib.learner_stats import learner_stats
 from league.trainer import TrainOutcome
 from league.types import PlayerId
-
 
 #: RLlib's config class of each ``training.algorithm``; each has old-stack torch and TF2 policies
 #: (PPOTorchPolicy, APPOTorchPolicy, ImpalaTorchPolicy and their TF2 twins).
@@ -57,6 +57,21 @@ ALGORITHM_CONFIGS: dict[str, type[AlgorithmConfig]] = {"PPO": PPOConfig, "APPO":
 #: ``training()`` arguments of RLlib's new API stack (Learner), meaningless on the old stack League runs.
 _NEW_STACK_ONLY = frozenset({"learner_class", "learner_config_dict", "learner_connector",
                              "add_default_connectors_to_learner_pipeline"})
+
+
+def _runners(algo: Algorithm) -> Any:
+    """The Algorithm's env runner group (old stack: its runners are RolloutWorkers, hence ``Any``)."""
+    group = algo.env_runner_group
+    if group is None:
+        raise LeagueError("the Algorithm has no env runners: it was stopped")
+    return group
+
+
+def _config(algo: Algorithm) -> AlgorithmConfig:
+    """The Algorithm's config (set once it is built)."""
+    if algo.config is None:
+        raise LeagueError("the Algorithm has no config: it was not built")
+    return algo.config
 
 
 def rllib_training_options(algorithm: str) -> list[str]:
@@ -174,7 +189,7 @@ def build_algorithm(
     except ImportError as e:
         raise ConfigError(f"training.framework={training.framework!r}: {e}") from e
     resources = config.resources
-    policies = {}
+    policies: dict[str, PolicySpec] = {}
     for pid in trainable:
         policies[pid] = PolicySpec(None, observation_space, action_space, {})
         policies[mirror_id(pid)] = PolicySpec(None, observation_space, action_space, {})
@@ -185,15 +200,18 @@ def build_algorithm(
         .env_runners(
             num_env_runners=resources.num_env_runners,
             num_envs_per_env_runner=resources.num_envs_per_env_runner,
-            num_cpus_per_env_runner=resources.num_cpus_per_env_runner,
+            # RLlib annotates it int; it takes fractional CPUs (Ray resources) as League allows.
+            num_cpus_per_env_runner=resources.num_cpus_per_env_runner,  # type: ignore[arg-type]
             num_gpus_per_env_runner=resources.num_gpus_per_env_runner,
             rollout_fragment_length=rollout_fragment_length(config),
             batch_mode="truncate_episodes",
             env_runner_cls=LeagueEnvRunner if resources.sampler == "league" else None,
         )
-        .training(model=model_config_for(training.framework, {
-            "custom_model": ACTION_MASK_MODEL, "custom_model_config": training.custom_model_config()}))
-        .multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=list(trainable),
+        .training(model=model_config_for(training.framework, training.model_spec()))
+        # MatchMapping is RLlib's old-stack mapping fn, (agent_id, episode, worker, **kwargs); the annotation
+        # is the new stack's.
+        .multi_agent(policies=policies, policy_mapping_fn=mapping,  # type: ignore[arg-type]
+                     policies_to_train=list(trainable),
                      policy_map_capacity=len(policies) + config.snapshots.max_resident_opponents)
         .callbacks(MatchRecorder)
         .fault_tolerance(
@@ -216,7 +234,7 @@ def train(algo: Algorithm) -> TrainOutcome:
     _settle_learner(algo)
     thread = getattr(algo, "_learner_thread", None)
     info = thread.learner_info if thread is not None else result.get("info", {}).get("learner", {})
-    trained = set(algo.config.policies_to_train or ())
+    trained: set[str] = set(_config(algo).policies_to_train or ())
     return TrainOutcome(env_steps=int(result["num_env_steps_sampled_this_iter"]),
                         learner_stats={pid: stats for pid, stats in learner_stats(info).items() if pid in trained})
 
@@ -227,7 +245,7 @@ def _count_learner_batches(algo: Algorithm) -> None:
     if thread is None or hasattr(thread, "league_batches"):  # none, or counting already (before any train())
         return
     if getattr(thread, "minibatch_buffer", None) is None:  # RLlib's multi-GPU learner thread counts no updates
-        raise ConfigError(f"resources.num_gpus={algo.config.num_gpus}: League runs APPO and IMPALA with RLlib's "
+        raise ConfigError(f"resources.num_gpus={_config(algo).num_gpus}: League runs APPO and IMPALA with RLlib's "
                           "single-device learner thread; expected num_gpus <= 1")
     thread.league_batches = 0
     put = thread.inqueue.put
@@ -274,12 +292,12 @@ def install_mapping(algo: Algorithm, mapping: MatchMapping, iteration: int,
         for pid in trainable:
             runner.get_policy(mirror_id(pid)).set_weights(runner.get_policy(pid).get_weights())
 
-    algo.env_runner_group.foreach_env_runner(install, local_env_runner=True)
+    _runners(algo).foreach_env_runner(install, local_env_runner=True)
 
 
 def drain_runners(algo: Algorithm) -> RunnerOutput:
     """Collect what every env runner buffered since the last drain (matches, agent steps)."""
-    outputs = algo.env_runner_group.foreach_env_runner(
+    outputs = _runners(algo).foreach_env_runner(
         lambda runner: runner.callbacks.drain(), local_env_runner=True
     )
     total = RunnerOutput()
@@ -296,7 +314,7 @@ _RESET_KEYS = ("weights", "_optimizer_variables")
 
 
 #: The parts of a trainable player's policy state a league checkpoint keeps.
-_CHECKPOINT_KEYS = _RESET_KEYS + ("global_timestep", "num_grad_updates", "current_kl_coeff")
+_CHECKPOINT_KEYS = (*_RESET_KEYS, "global_timestep", "num_grad_updates", "current_kl_coeff")
 
 
 def checkpoint_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
@@ -316,7 +334,7 @@ def load_checkpoint_state(algo: Algorithm, player: PlayerId, state: Mapping[str,
     def load(runner: Any) -> None:
         runner.get_policy(player).set_weights(weights)
 
-    algo.env_runner_group.foreach_env_runner(load, local_env_runner=False)
+    _runners(algo).foreach_env_runner(load, local_env_runner=False)
 
 
 def phase_seconds(algo: Algorithm) -> tuple[float, float]:
@@ -338,7 +356,7 @@ def phase_seconds(algo: Algorithm) -> tuple[float, float]:
 
 def env_runner_restarts(algo: Algorithm) -> int:
     """Remote env runners RLlib restarted since this Algorithm was built."""
-    return int(algo.env_runner_group.num_remote_worker_restarts())
+    return int(_runners(algo).num_remote_worker_restarts())
 
 
 def initial_state(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
@@ -355,7 +373,7 @@ def reset_player(algo: Algorithm, player: PlayerId, state: Mapping[str, Any]) ->
     def load(runner: Any) -> None:
         runner.get_policy(player).set_weights(weights)
 
-    algo.env_runner_group.foreach_env_runner(load, local_env_runner=False)
+    _runners(algo).foreach_env_runner(load, local_env_runner=False)
 
 
 def restore_frozen(algo: Algorithm, player: PlayerId, *, template: PlayerId,
@@ -374,24 +392,27 @@ def restore_frozen(algo: Algorithm, player: PlayerId, *, template: PlayerId,
     """
     source = algo.get_policy(template)
     framework = source.framework
-    tf_weights = None
+    tf_weights: dict[str, Any] | None = None
+    cls: type[Policy] | None
+    state: dict[str, Any] | None
     if scripted is not None:
         cls, state = SCRIPTED_POLICIES[scripted], None
     else:
         # The default class, not type(source): RLlib adds TF2's tracing wrapper itself.
-        cls = algo.get_default_policy_class(algo.config)
+        cls = algo.get_default_policy_class(_config(algo))
         state = {"weights": {k: v for k, v in (weights or {}).items()}, "global_timestep": 0}
         if framework == "tf2":  # a TF policy takes its weights as a list in its own variable order: set below
             tf_weights, state = state["weights"], None
     config = None
     if model_config and scripted is None:
-        config = {"model": model_config_for(framework, model_config)}
+        config = {"model": model_config_for(str(framework), model_config)}
     algo.add_policy(policy_id=player, policy_cls=cls, policy_state=state,
                     observation_space=observation_space, action_space=source.action_space,
                     config=config, policies_to_train=list(trainable))
     if tf_weights is not None:
-        algo.env_runner_group.foreach_env_runner(
-            lambda runner: set_named_weights(runner.get_policy(player), tf_weights), local_env_runner=True)
+        named = tf_weights
+        _runners(algo).foreach_env_runner(
+            lambda runner: set_named_weights(runner.get_policy(player), named), local_env_runner=True)
 
 
 def remove_frozen(algo: Algorithm, players: Sequence[PlayerId], trainable: Sequence[PlayerId]) -> int:
@@ -432,7 +453,7 @@ def remove_frozen(algo: Algorithm, players: Sequence[PlayerId], trainable: Seque
             abandoned += 1
         return abandoned
 
-    abandoned = sum(algo.env_runner_group.foreach_env_runner(abandon, local_env_runner=True))
+    abandoned = sum(_runners(algo).foreach_env_runner(abandon, local_env_runner=True))
     for player in players:
         algo.remove_policy(player, policies_to_train=list(trainable))
 
@@ -441,7 +462,7 @@ def remove_frozen(algo: Algorithm, players: Sequence[PlayerId], trainable: Seque
             runner.policy_dict.pop(player, None)
             runner.filters.pop(player, None)
 
-    algo.env_runner_group.foreach_env_runner(forget, local_env_runner=True)
+    _runners(algo).foreach_env_runner(forget, local_env_runner=True)
     return abandoned
 
 
@@ -449,13 +470,13 @@ def runner_nodes(algo: Algorithm) -> list[str]:
     """The Ray node id of every remote env runner (empty without remote runners)."""
     import ray
 
-    return algo.env_runner_group.foreach_env_runner(
+    return _runners(algo).foreach_env_runner(
         lambda runner: ray.get_runtime_context().get_node_id(), local_env_runner=False)
 
 
 def resident_policies(algo: Algorithm) -> list[list[str]]:
     """The policy ids held by the driver's runner and by each remote env runner, sorted."""
-    return algo.env_runner_group.foreach_env_runner(
+    return _runners(algo).foreach_env_runner(
         lambda runner: sorted(runner.policy_map.keys()), local_env_runner=True)
 
 
@@ -466,6 +487,6 @@ def current_weights(algo: Algorithm, player: PlayerId) -> dict[str, Any]:
 
 def weights_everywhere(algo: Algorithm, policy_id: PlayerId) -> list[dict[str, Any]]:
     """``policy_id``'s canonical weights on the driver's runner and on every remote env runner."""
-    return algo.env_runner_group.foreach_env_runner(
+    return _runners(algo).foreach_env_runner(
         lambda runner: named_weights(runner.get_policy(policy_id)), local_env_runner=True
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: RLlib's learner statistics (old stack ``stats_fn`` of PPO, APPO, IMPALA) under League's names.
 _STAT_NAMES = {"cur_lr": "lr", "cur_kl_coeff": "kl_coeff", "KL_Coeff": "kl_coeff", "var_gnorm": "weights_norm",
@@ -27,12 +28,12 @@ def learner_stats(info: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         stats = entry.get("learner_stats") if isinstance(entry, Mapping) else None
         if not isinstance(stats, Mapping):
             continue
-        scalars = {}
+        scalars: dict[str, float] = {}
         for name, value in stats.items():
             try:
                 number = float(value)
             except (TypeError, ValueError):
                 continue
-            scalars[_STAT_NAMES.get(name, name)] = number
+            scalars[_STAT_NAMES.get(str(name), str(name))] = number
         out[pid] = dict(sorted(scalars.items()))
     return out

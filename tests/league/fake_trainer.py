@@ -11,7 +11,8 @@ frozen player it does not hold, as RLlib would fail to map one.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,8 @@ class FakeTrainer:
         for state in self.learners.values():
             state["weights"] = {"w": state["weights"]["w"] + 1}
             state["updates"] += 1
-        return TrainOutcome(env_steps=self.matches * MATCH_LENGTH, learner_stats={p: {"loss": 0.0} for p in self.learners})
+        return TrainOutcome(env_steps=self.matches * MATCH_LENGTH,
+                            learner_stats={p: {"loss": 0.0} for p in self.learners})
 
     def phase_seconds(self) -> tuple[float, float]:
         return 0.0, 0.0
