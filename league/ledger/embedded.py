@@ -293,10 +293,15 @@ class EmbeddedRedis:
         if self._process is None:
             return
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         if self._process.poll() is None:
             with contextlib.suppress(redis.RedisError, OSError):
-                redis.Redis(unix_socket_path=str(self._socket), socket_timeout=5).shutdown(nosave=True)
+                # No retries: the server exits instead of replying, and redis-py's default retries
+                # would spend 4-5 s reconnecting to it. Its exit is awaited below.
+                redis.Redis(unix_socket_path=str(self._socket), socket_timeout=5,
+                            retry=Retry(NoBackoff(), 0)).shutdown(nosave=True)
         self._terminate()
 
     def _terminate(self) -> None:

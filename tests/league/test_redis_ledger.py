@@ -16,16 +16,17 @@ from league.ledger.redis_ledger import RedisLedger
 from tests.contracts.ledger_contract import MAIN, SNAP, LedgerContract, match
 
 
+# The contract suite shares one server: every test uses a fresh run id (its own key namespace).
 @pytest.fixture
-def ledger(redis_url):
-    ledger = RedisLedger(redis_url, f"test-{uuid.uuid4().hex[:8]}")
+def ledger(shared_redis_url):
+    ledger = RedisLedger(shared_redis_url, f"test-{uuid.uuid4().hex[:8]}")
     yield ledger
     ledger.close()
 
 
 @pytest.fixture
-def ledger_url(redis_url):
-    return redis_url
+def ledger_url(shared_redis_url):
+    return shared_redis_url
 
 
 class TestRedisLedger(LedgerContract):
