@@ -18,7 +18,7 @@ lockstep step, so that set-up is paid many times per iteration.
 * any other policy (TF2, scripted players, a custom ``action_sampler_fn``)
   goes through its own ``compute_actions``.
 
-``tests/league/test_sampler.py`` checks :class:`TorchActor` against
+``tests/league/rllib/test_sampler.py`` checks :class:`TorchActor` against
 ``compute_actions`` output for output (same actions without exploration, same
 values, distribution inputs and log-likelihoods, same dtypes).
 """

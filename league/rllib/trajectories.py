@@ -8,7 +8,7 @@ that computes the same postprocessing (RLlib's GAE, value targets, bootstrapped
 values) for all of a sample call's trajectories at once: per trajectory,
 RLlib's ``compute_gae_for_sample_batch`` costs about a fifth of a millisecond
 of Python, more than a whole Kuhn poker match (``docs/benchmarks.md``).
-``tests/league/test_trajectories.py`` checks both give the same batch.
+``tests/league/rllib/test_trajectories.py`` checks both give the same batch.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def concat_trajectories(parts: list[SampleBatch]) -> SampleBatch:
     column is a flat numpy array and no batch carries sequence lengths, padding
     or grad-update counts (League's trajectories never do), the columns are
     concatenated directly, giving the same batch (same columns, values, dtypes
-    and attributes: ``tests/league/test_trajectories.py``); anything else goes
+    and attributes: ``tests/league/rllib/test_trajectories.py``); anything else goes
     through ``concat_samples``.
 
     Example:
