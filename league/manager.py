@@ -474,10 +474,10 @@ class LeagueManager:
                 self.checkpoint()
             except Exception as e:  # noqa: BLE001 - the run still stops; the previous checkpoint stands
                 _log.warning("could not write the checkpoint at exit: %s", e)
-        trainer, tensorboard, embedded = self.trainer, self._tensorboard, self._embedded
+        trainer, tensorboard = self.trainer, self._tensorboard
         self.trainer, self._tensorboard, self._embedded = None, None, None
         release_all(trainer.stop if trainer else None, tensorboard.close if tensorboard else None,
-                    self.ledger.close, embedded.stop if embedded else None, self._opened.lock.release)
+                    self._opened.close)
 
     def close(self) -> None:
         """Stop the trainer (Ray), the embedded Redis and everything else this manager started."""

@@ -74,6 +74,7 @@ class OpenRun:
         release_all(self.ledger.close, self.embedded.stop if self.embedded else None, self.lock.release)
 
 
+
 def release_all(*steps: Callable[[], object] | None) -> None:
     """Run every release step (None: nothing to release); the first error is raised once all were tried."""
     error: BaseException | None = None

@@ -136,9 +136,7 @@ class Residents:
             frozen = standing.frozen
             wanted = choose_residents(candidate, frozen, self.pool.capacity, rng)
             change = self.pool.change(wanted)
-            abandoned += self._trainer.remove_frozen(change.evict)
-            for player in change.evict:
-                self.pool.discard(player)
+            abandoned += self.evict(list(change.evict))
             try:
                 for player in change.restore:
                     self.restore(standing.record(player))

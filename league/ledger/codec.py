@@ -15,7 +15,7 @@ key order, separators and number formats included.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING
 
@@ -92,6 +92,40 @@ def rating_from_json(text: str | bytes) -> Rating:
 def counts_from_fields(get: Callable[[str], int]) -> PairCounts:
     """The :class:`PairCounts` whose ``win``/``draw``/``loss`` counters ``get`` returns (0 if absent)."""
     return PairCounts(wins=get("win"), draws=get("draw"), losses=get("loss"))
+
+
+def pair_name(player: str, opponent: str) -> str:
+    """The name of an ordered pair of players in both backends' counters: ``player|opponent``."""
+    return f"{player}|{opponent}"
+
+
+def split_pair(name: str) -> tuple[PlayerId, PlayerId]:
+    """The two players of a :func:`pair_name`."""
+    player, opponent = name.split("|")
+    return PlayerId(player), PlayerId(opponent)
+
+
+def window_field(pair: str, outcome: str) -> str:
+    """The per-iteration counter of ``outcome`` (``win``, ``draw``, ``loss``) for a :func:`pair_name`."""
+    return f"{pair}|{outcome}"
+
+
+def fold_windows(fields: Iterable[tuple[str, int]],
+                 players: Collection[str]) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
+    """Sum per-iteration :func:`window_field` counters into each pair's counts, for pairs led by ``players``.
+
+    Example:
+        >>> fold_windows([("a|b|win", 2), ("a|b|loss", 1), ("a|b|win", 1), ("b|a|loss", 3)], {"a"})
+        {('a', 'b'): PairCounts(wins=3, draws=0, losses=1)}
+    """
+    totals: dict[tuple[PlayerId, PlayerId], dict[str, int]] = {}
+    for name, value in fields:
+        player, opponent, outcome = name.split("|")
+        if player in players:
+            entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
+            entry[outcome] = entry.get(outcome, 0) + int(value)
+    return {pair: PairCounts(wins=c.get("win", 0), draws=c.get("draw", 0), losses=c.get("loss", 0))
+            for pair, c in totals.items()}
 
 
 def evaluation_key(iteration: int, opponent: str) -> str:

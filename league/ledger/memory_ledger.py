@@ -141,9 +141,9 @@ class MemoryLedger(Ledger):
             outcome = codec.OUTCOME_FIELD[match.outcomes[i]]
             for j, opponent in enumerate(match.seats):
                 if i != j:
-                    pair = f"{player}|{opponent}"
+                    pair = codec.pair_name(player, opponent)
                     _move_in(data.pairs, pair, outcome, delta)
-                    _move_in(data.windows, match.iteration, f"{pair}|{outcome}", delta)
+                    _move_in(data.windows, match.iteration, codec.window_field(pair, outcome), delta)
         for player in dict.fromkeys(match.seats):
             _move(data.games, player, delta)
 
@@ -198,30 +198,23 @@ class MemoryLedger(Ledger):
     def pair_counts(self, player: PlayerId, opponent: PlayerId) -> PairCounts:
         """Counters of ``player``'s matches against ``opponent``."""
         with self._data.lock:
-            return _counts(self._data.pairs.get(f"{player}|{opponent}", {}))
+            return _counts(self._data.pairs.get(codec.pair_name(player, opponent), {}))
 
     def payoff_counts(self) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
         """Counters of every ordered pair of players that met."""
         out = {}
         with self._data.lock:
             for pair, counters in sorted(self._data.pairs.items()):
-                player, opponent = pair.split("|")
-                out[(PlayerId(player), PlayerId(opponent))] = _counts(counters)
+                out[codec.split_pair(pair)] = _counts(counters)
         return out
 
     def window_counts(self, players: Iterable[PlayerId], first_iteration: int,
                       last_iteration: int) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
         """Counters of ``players`` over the matches of iterations ``first..last``."""
-        wanted = set(players)
-        totals: dict[tuple[PlayerId, PlayerId], dict[str, int]] = {}
         with self._data.lock:
-            for iteration in range(max(first_iteration, 0), last_iteration + 1):
-                for name, value in self._data.windows.get(iteration, {}).items():
-                    player, opponent, outcome = name.split("|")
-                    if player in wanted:
-                        entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
-                        entry[outcome] = entry.get(outcome, 0) + value
-        return {pair: _counts(counters) for pair, counters in totals.items()}
+            fields = [item for iteration in range(max(first_iteration, 0), last_iteration + 1)
+                      for item in self._data.windows.get(iteration, {}).items()]
+        return codec.fold_windows(fields, set(players))
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, together."""

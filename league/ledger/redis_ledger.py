@@ -199,7 +199,7 @@ class RedisLedger(Ledger):
         return self._prefix + ":".join(parts)
 
     def _pair_key(self, player: str, opponent: str) -> str:
-        return self._key("pair", f"{player}|{opponent}")
+        return self._key("pair", codec.pair_name(player, opponent))
 
     def _match_counters(self, match: MatchRecord) -> tuple[list[str], list[str]]:
         """The ``a|b`` pairs that met in ``match`` and its counters (hash key and field, alternating).
@@ -223,9 +223,9 @@ class RedisLedger(Ledger):
             outcome = OUTCOME_FIELD[match.outcomes[i]]
             for j, opponent in enumerate(match.seats):
                 if i != j:
-                    pair = f"{player}|{opponent}"
+                    pair = codec.pair_name(player, opponent)
                     pairs.append(pair)
-                    counters += [self._key("pair", pair), outcome, window, f"{pair}|{outcome}"]
+                    counters += [self._key("pair", pair), outcome, window, codec.window_field(pair, outcome)]
         games = self._key("games")
         for player in dict.fromkeys(match.seats):
             counters += [games, player]
@@ -315,14 +315,12 @@ class RedisLedger(Ledger):
         pairs, raws = self._call("read the payoff", read)
         out = {}
         for pair, raw in zip(pairs, raws, strict=True):
-            player, opponent = pair.split("|")
-            out[(PlayerId(player), PlayerId(opponent))] = _counts(raw)
+            out[codec.split_pair(pair)] = _counts(raw)
         return out
 
     def window_counts(self, players: Iterable[PlayerId], first_iteration: int,
                       last_iteration: int) -> dict[tuple[PlayerId, PlayerId], PairCounts]:
         """Counters of ``players`` over the matches of iterations ``first..last``."""
-        wanted = set(players)
         iterations = range(max(first_iteration, 0), last_iteration + 1)
 
         def read() -> list[Mapping[bytes, bytes]]:
@@ -331,15 +329,9 @@ class RedisLedger(Ledger):
                 pipe.hgetall(self._key("window", str(iteration)))
             return pipe.execute()
 
-        totals: dict[tuple[PlayerId, PlayerId], dict[str, int]] = {}
-        for raw in self._call("read results by iteration", read):
-            for name, value in raw.items():
-                player, opponent, outcome = name.decode().split("|")
-                if player in wanted:
-                    entry = totals.setdefault((PlayerId(player), PlayerId(opponent)), {})
-                    entry[outcome] = entry.get(outcome, 0) + int(value)
-        # The lambda runs inside counts_from_fields, before the comprehension moves on.
-        return {pair: codec.counts_from_fields(lambda name: c.get(name, 0)) for pair, c in totals.items()}  # noqa: B023
+        fields = [(name.decode(), int(value)) for raw in self._call("read results by iteration", read)
+                  for name, value in raw.items()]
+        return codec.fold_windows(fields, set(players))
 
     def save_ratings(self, ratings: Mapping[PlayerId, Rating], matches_rated: int) -> None:
         """Store ratings and the number of matches they fold in, in one transaction."""
