@@ -32,12 +32,13 @@ MAIN_AND_RANDOM = {"main_exploiters": 0, "league_exploiters": 0, "scripted": ["r
 
 
 def test_connect_four_league_learns_to_beat_random(tmp_path):
-    config = load_config(None, {"game": "connect_four", "iterations": 10, "seed": 0,
+    iterations = 10
+    config = load_config(None, {"game": "connect_four", "iterations": iterations, "seed": 0,
                                 "run_dir": tmp_path / "c4", "roster": MAIN_AND_RANDOM,
                                 "snapshots": {"max_iterations_per_snapshot": 5},
                                 # Evaluated once, after the last iteration (the score asserted): evaluation
                                 # games are played outside RLlib, on their own random stream, and train nothing.
-                                "evaluation": {"games": 200, "every": 10}})
+                                "evaluation": {"games": 200, "every": iterations}})
     with LeagueManager(config) as manager:
         before = manager.evaluate(games=200)
         reports = manager.run()
