@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from league.cli import app
 from league.errors import ExportCorrupt
 from league.rllib.algorithm import current_weights
+from league.rllib.msgpack_guard import msgpack_left_unpatched
 from league.stats import wilson_interval
 from tests.conftest import tiny_config
 
@@ -115,7 +116,8 @@ def test_exported_models_agree_with_the_rllib_policy_without_ray(connect_four, t
     assert result == {"ray_imported": False, "auto": "torchscript"}
 
     # The RLlib policy, from the export's RLlib checkpoint, on RLlib's own preprocessing.
-    policy = Policy.from_checkpoint(str(out / "rllib"))
+    with msgpack_left_unpatched():  # RLlib's msgpack-numpy patch would outlive the read (see the guard)
+        policy = Policy.from_checkpoint(str(out / "rllib"))
     for name, array in trained.items():  # the checkpoint holds main's weights at the end of the run
         np.testing.assert_array_equal(policy.get_weights()[name], array)
     preprocessor = ModelCatalog.get_preprocessor_for_space(policy.observation_space.original_space)
@@ -130,6 +132,27 @@ def test_exported_models_agree_with_the_rllib_policy_without_ray(connect_four, t
         assert probs[backend].shape == (1000, 7)
         assert np.abs(probs[backend] - expected).max() < 1e-5, backend
         assert (probs[backend][masks == 0] == 0).all()  # exactly zero on illegal actions
+
+
+def test_an_export_leaves_rays_serialisation_of_numpy_arrays_as_it_was(connect_four):
+    # RLlib's msgpack export patches msgpack (msgpack-numpy) for the whole process; Ray serialises task
+    # arguments through msgpack, so without the guard a worker got {b"nd": True, ...} dicts, not arrays,
+    # and every remote env runner of a later league in this process failed in set_weights.
+    import msgpack
+    import ray
+
+    from league.rllib.msgpack_guard import PATCHED_NAMES
+
+    _, out, _ = connect_four  # the fixture ran `league export` in this process
+    assert (out / "rllib" / "policy_state.msgpck").is_file()
+    patched = [name for name in PATCHED_NAMES if getattr(msgpack, name).__module__ == "msgpack_numpy"]
+    assert patched == []
+
+    @ray.remote
+    def received(weights: dict) -> str:
+        return type(weights["w"]).__name__
+
+    assert ray.get(received.remote({"w": np.ones(3, np.float32)})) == "ndarray"
 
 
 def test_with_only_onnxruntime_the_onnx_model_is_used(connect_four, tmp_path):

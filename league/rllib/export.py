@@ -42,6 +42,7 @@ from ray.rllib.policy.policy import Policy
 
 from agents.models import model_config_for, register_models
 from league.errors import UsageError
+from league.rllib.msgpack_guard import msgpack_left_unpatched
 from league.rllib.weights import is_tf, model_of, set_named_weights
 
 #: Every format ``league export`` knows; each goes to the folder of its name.
@@ -179,8 +180,9 @@ def write_formats(policy: Policy, out: Path, formats: tuple[str, ...], *, opset:
     if "rllib" in formats:
         target = out / "rllib"
         shutil.rmtree(target, ignore_errors=True)
-        policy.export_checkpoint(str(target), policy_state=msgpack_policy_state(policy),
-                                 checkpoint_format="msgpack")
+        with msgpack_left_unpatched():  # RLlib patches msgpack for the process; Ray serialises through it
+            policy.export_checkpoint(str(target), policy_state=msgpack_policy_state(policy),
+                                     checkpoint_format="msgpack")
         written += sorted(p for p in target.rglob("*") if p.is_file())
     if "torchscript" in formats:
         target = out / "torchscript" / "model.pt"
