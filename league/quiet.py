@@ -152,5 +152,10 @@ def filtered_stderr() -> Iterator[None]:
 
 
 def worker_setup() -> None:
-    """Ray ``worker_process_setup_hook``: the worker's import of TensorFlow (with RLlib) is filtered too."""
+    """Ray ``worker_process_setup_hook``: the worker's import of TensorFlow (with RLlib) is filtered too,
+    and so are RLlib's notices that it skipped that import in a torch league (:mod:`league.torch_only`)."""
+    from league.torch_only import NO_TF_ENV, quiet_skipped_import
+
     quiet_third_party()
+    if NO_TF_ENV in os.environ:
+        quiet_skipped_import()

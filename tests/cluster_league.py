@@ -10,13 +10,17 @@ import json
 import sys
 from pathlib import Path
 
-import ray
-from ray.cluster_utils import Cluster
+from league.torch_only import skip_tensorflow
 
-from league.config import load_config
-from league.errors import ConfigError
-from league.manager import LeagueManager
-from league.rllib.algorithm import runner_nodes
+skip_tensorflow("torch")  # a torch league: RLlib need not import TensorFlow here or in the nodes' workers
+
+import ray  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from league.config import load_config  # noqa: E402
+from league.errors import ConfigError  # noqa: E402
+from league.manager import LeagueManager  # noqa: E402
+from league.rllib.algorithm import runner_nodes  # noqa: E402
 
 
 def main(run_dir: Path, redis_url: str, endpoint: str, bucket: str) -> None:

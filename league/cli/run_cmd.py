@@ -14,6 +14,8 @@ from rich.live import Live
 
 from league.cli.errors import reports_errors
 from league.config import load_config
+from league.run_dir import read_run_info
+from league.torch_only import skip_tensorflow
 
 if TYPE_CHECKING:
     from league.config import LeagueConfig
@@ -104,6 +106,7 @@ def run(
         _resume(config_file, overrides, quiet, verbose, overwrite=overwrite, from_scratch=from_scratch)
         return
     config = load_config(config_file, overrides, flags=FLAGS, recipe=recipe)
+    skip_tensorflow(config.training.framework)  # before RLlib is imported (league.torch_only)
 
     from league.manager import LeagueManager
     from league.recipes import recipe_for
@@ -142,6 +145,7 @@ def _resume(config_file: Path | None, overrides: dict[str, Any], quiet: bool, ve
     if overwrite:
         raise UsageError("--resume continues the run in --run-dir and --overwrite replaces it: pass one of them")
     target = resume_target(config_file, overrides, flags=FLAGS)
+    skip_tensorflow(read_run_info(target.run_dir).config.get("training", {}).get("framework", "torch"))
 
     from league.manager import LeagueManager
 

@@ -69,12 +69,14 @@ def _runtime_env() -> dict | None:
     Workers of a local Ray inherit the driver's environment; a cluster's do not.
     ``TF_USE_LEGACY_KERAS`` (see :func:`agents.use_legacy_keras`) must be set before
     a worker imports RLlib, which imports TensorFlow, so it travels with the job; so do
-    the log levels and the setup hook that keep its start-up notices quiet (:mod:`league.quiet`).
+    the log levels and the setup hook that keep its start-up notices quiet (:mod:`league.quiet`), and
+    RLlib's switch that keeps TensorFlow out of a torch league's workers (:mod:`league.torch_only`).
     """
     from agents import LEGACY_KERAS_ENV
     from league.quiet import LOG_LEVEL_ENV, QUIET_ENV
+    from league.torch_only import NO_TF_ENV
 
-    names = [LEGACY_KERAS_ENV, QUIET_ENV, *LOG_LEVEL_ENV]
+    names = [LEGACY_KERAS_ENV, NO_TF_ENV, QUIET_ENV, *LOG_LEVEL_ENV]
     env_vars = {name: os.environ[name] for name in names if name in os.environ}
     runtime_env: dict = {"env_vars": env_vars} if env_vars else {}
     return {**runtime_env, **(_quiet_workers() or {})} or None
