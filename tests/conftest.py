@@ -10,14 +10,27 @@ import pytest
 
 from league.config import LeagueConfig, load_config
 
+#: Most pytest-xdist workers ``-n auto`` starts (pyproject.toml's addopts): one per core up to this. Each
+#: worker imports torch, RLlib and TensorFlow and runs its own Ray (1.5-2 GiB), so a many-core machine
+#: would otherwise trade its memory for little.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one pytest-xdist worker per CPU core, at most :data:`MAX_WORKERS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """A real local Ray runtime (2 CPUs) shared by the whole session."""
+    """A real local Ray runtime (2 CPUs) shared by the tests of this pytest process (of each xdist worker).
+
+    ``address="local"``: always a Ray of this process's own, never another worker's.
+    """
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield
     ray.shutdown()
 

@@ -71,8 +71,10 @@ def flaky_game():
     ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
-# Passes alone, but failed twice when run after the rest of the default suite in the same process (not
-# diagnosed yet): .ci/run runs it in a pytest process of its own (-m isolated).
+# Passes alone, but failed twice when run after the rest of the default suite in the same process: .ci/run
+# runs it in a pytest process of its own (-m isolated). The cause was RLlib's msgpack-numpy patch left
+# behind by test_export.py's exports (league/rllib/msgpack_guard.py now undoes it); it passes after
+# test_export.py in one process since, and stays isolated to keep the default run short.
 @pytest.mark.isolated
 @pytest.mark.parametrize("sampler", ["rllib", "league"])
 def test_an_env_raising_on_1_percent_of_steps_and_a_killed_runner_do_not_stop_the_run(tmp_path, flaky_game, sampler):
