@@ -53,6 +53,7 @@ class ResumeTarget:
     num_env_runners: int | None
     address: str | None
     redis_url: str | None
+    framework: str  # the run's training.framework (what the resumed players train with)
 
 
 def _strip_none(tree: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,4 +161,4 @@ def resume_target(config_file: Path | None, overrides: Mapping[str, Any], *,
     return ResumeTarget(run_dir=run_dir, iterations=chosen("iterations"), minutes=chosen("minutes"),
                         num_env_runners=chosen("resources.num_env_runners"),
                         address=chosen("resources.address"),
-                        redis_url=chosen("redis_url"))
+                        redis_url=chosen("redis_url"), framework=run.training.framework)

@@ -14,7 +14,6 @@ from rich.live import Live
 
 from league.cli.errors import reports_errors
 from league.config import load_config
-from league.run_dir import read_run_info
 from league.torch_only import skip_tensorflow
 
 if TYPE_CHECKING:
@@ -145,7 +144,7 @@ def _resume(config_file: Path | None, overrides: dict[str, Any], quiet: bool, ve
     if overwrite:
         raise UsageError("--resume continues the run in --run-dir and --overwrite replaces it: pass one of them")
     target = resume_target(config_file, overrides, flags=FLAGS)
-    skip_tensorflow(read_run_info(target.run_dir).config.get("training", {}).get("framework", "torch"))
+    skip_tensorflow(target.framework)
 
     from league.manager import LeagueManager
 
