@@ -14,11 +14,13 @@ from outside the league:
   the run measured per iteration (``evaluation.exploitability_every``) against minutes.
 
 Prints a line per iteration and per result, then one JSON line with every figure and the
-commands that produced them.
+commands that produced them. The run's lines are also written to ``<run-dir>.log`` (so do not
+send the script's own output to that file: the two would overwrite each other).
 
 Usage:
     python scripts/strength.py --game connect_four --minutes 30 --run-dir runs/strength-c4
     python scripts/strength.py --game openspiel:kuhn_poker --minutes 15 --run-dir runs/strength-kuhn
+    python scripts/strength.py --game openspiel:leduc_poker --minutes 30 --run-dir runs/strength-leduc
     python scripts/strength.py --iterations 30 --run-dir runs/quickstart     # the README's `league run`
     python scripts/strength.py --game tictactoe --minutes 0.5 --run-dir /tmp/s --games 20   # smoke run
 """

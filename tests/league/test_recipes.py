@@ -34,7 +34,7 @@ def _lookup(config: LeagueConfig, path):
 
 
 def test_the_measured_recipes_are_shipped():
-    assert {"connect_four", "openspiel:kuhn_poker"} <= set(RECIPES)
+    assert {"connect_four", "openspiel:kuhn_poker", "openspiel:leduc_poker"} <= set(RECIPES)
 
 
 @pytest.mark.parametrize("game", sorted(RECIPES))
